@@ -1,0 +1,16 @@
+//! rustango's derive macros. Each one parses its input and calls the matching expander in
+//! `rustango-macros-core`, where the logic and its tests live.
+#![deny(missing_docs)]
+
+use proc_macro::TokenStream;
+
+/// Derives a database model from a struct: its static schema (`Post::SCHEMA`), typed
+/// column constants (`Post::title`), `Post::objects()` and the `save_on`/`delete_on`
+/// family. See the book's ORM chapter for every `#[rustango(...)]` option.
+#[proc_macro_derive(Model, attributes(rustango))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    rustango_macros_core::model::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -1,0 +1,385 @@
+//! The executor: the one module that hands SQL text to sqlx (wrapped in
+//! `AssertSqlSafe`: every string here was written by `rustango-query`, with values bound
+//! as parameters), binds [`Value`]s and decodes rows back into them.
+
+use std::sync::atomic::Ordering;
+
+use rustango_core::{Value, ValueKind};
+use sqlx::{AssertSqlSafe, Row as _};
+
+use crate::pool::{PoolKind, Target, TxState};
+use crate::Error;
+
+fn check_text(v: &Value) -> Result<(), Error> {
+    if let Value::String(s) = v
+        && s.contains('\0')
+    {
+        return Err(Error::InvalidValue {
+            field: String::new(),
+            reason: "text may not contain NUL (0x00) characters".into(),
+        });
+    }
+    if let Value::F64(f) = v
+        && f.is_nan()
+    {
+        return Err(Error::InvalidValue {
+            field: String::new(),
+            reason: "NaN is not a storable number".into(),
+        });
+    }
+    if let Value::F32(f) = v
+        && f.is_nan()
+    {
+        return Err(Error::InvalidValue {
+            field: String::new(),
+            reason: "NaN is not a storable number".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(feature = "postgres")]
+mod pg {
+    use super::*;
+    use sqlx::postgres::{PgArguments, PgRow};
+    use sqlx::query::Query;
+
+    pub(super) fn bind<'q>(
+        mut q: Query<'q, sqlx::Postgres, PgArguments>,
+        params: Vec<Value>,
+    ) -> Query<'q, sqlx::Postgres, PgArguments> {
+        for v in params {
+            q = match v {
+                Value::Null(k) => match k {
+                    ValueKind::Bool => q.bind(None::<bool>),
+                    ValueKind::I16 => q.bind(None::<i16>),
+                    ValueKind::I32 => q.bind(None::<i32>),
+                    ValueKind::I64 => q.bind(None::<i64>),
+                    ValueKind::F32 => q.bind(None::<f32>),
+                    ValueKind::F64 => q.bind(None::<f64>),
+                    ValueKind::Bytes => q.bind(None::<Vec<u8>>),
+                    ValueKind::Uuid => q.bind(None::<uuid::Uuid>),
+                    ValueKind::Date => q.bind(None::<chrono::NaiveDate>),
+                    ValueKind::Time => q.bind(None::<chrono::NaiveTime>),
+                    ValueKind::DateTime => q.bind(None::<chrono::DateTime<chrono::Utc>>),
+                    ValueKind::Json => q.bind(None::<serde_json::Value>),
+                    ValueKind::Decimal => q.bind(None::<rust_decimal::Decimal>),
+                    _ => q.bind(None::<String>),
+                },
+                Value::Bool(v) => q.bind(v),
+                Value::I16(v) => q.bind(v),
+                Value::I32(v) => q.bind(v),
+                Value::I64(v) => q.bind(v),
+                Value::F32(v) => q.bind(v),
+                Value::F64(v) => q.bind(v),
+                Value::String(v) => q.bind(v),
+                Value::Bytes(v) => q.bind(v),
+                Value::Uuid(v) => q.bind(v),
+                Value::Date(v) => q.bind(v),
+                Value::Time(v) => q.bind(v),
+                Value::DateTime(v) => q.bind(v),
+                Value::Json(v) => q.bind(v),
+                Value::Decimal(v) => q.bind(v),
+                _ => q.bind(None::<String>),
+            };
+        }
+        q
+    }
+
+    pub(super) fn decode(row: &PgRow, kinds: &[ValueKind]) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::with_capacity(kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            macro_rules! get {
+                ($t:ty, $var:ident) => {
+                    row.try_get::<Option<$t>, _>(i)?
+                        .map_or(Value::Null(*k), Value::$var)
+                };
+            }
+            out.push(match k {
+                ValueKind::Bool => get!(bool, Bool),
+                ValueKind::I16 => get!(i16, I16),
+                ValueKind::I32 => get!(i32, I32),
+                ValueKind::I64 => get!(i64, I64),
+                ValueKind::F32 => get!(f32, F32),
+                ValueKind::F64 => get!(f64, F64),
+                ValueKind::Bytes => get!(Vec<u8>, Bytes),
+                ValueKind::Uuid => get!(uuid::Uuid, Uuid),
+                ValueKind::Date => get!(chrono::NaiveDate, Date),
+                ValueKind::Time => get!(chrono::NaiveTime, Time),
+                ValueKind::DateTime => get!(chrono::DateTime<chrono::Utc>, DateTime),
+                ValueKind::Json => get!(serde_json::Value, Json),
+                ValueKind::Decimal => get!(rust_decimal::Decimal, Decimal),
+                _ => get!(String, String),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod lite {
+    use super::*;
+    use sqlx::query::Query;
+    use sqlx::sqlite::{SqliteArguments, SqliteRow};
+    use std::str::FromStr;
+
+    pub(super) fn bind<'q>(
+        mut q: Query<'q, sqlx::Sqlite, SqliteArguments>,
+        params: Vec<Value>,
+    ) -> Query<'q, sqlx::Sqlite, SqliteArguments> {
+        for v in params {
+            q = match v {
+                Value::Null(_) => q.bind(None::<String>),
+                Value::Bool(v) => q.bind(v),
+                Value::I16(v) => q.bind(v),
+                Value::I32(v) => q.bind(v),
+                Value::I64(v) => q.bind(v),
+                Value::F32(v) => q.bind(v),
+                Value::F64(v) => q.bind(v),
+                Value::String(v) => q.bind(v),
+                Value::Bytes(v) => q.bind(v),
+                Value::Uuid(v) => q.bind(v),
+                Value::Date(v) => q.bind(v),
+                Value::Time(v) => q.bind(v),
+                Value::DateTime(v) => q.bind(v),
+                Value::Json(v) => q.bind(sqlx::types::Json(v)),
+                // Stored with NUMERIC affinity: SQLite compares and sums it as a number.
+                Value::Decimal(v) => q.bind(v.to_string()),
+                _ => q.bind(None::<String>),
+            };
+        }
+        q
+    }
+
+    pub(super) fn decode(row: &SqliteRow, kinds: &[ValueKind]) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::with_capacity(kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            macro_rules! get {
+                ($t:ty, $var:ident) => {
+                    row.try_get_unchecked::<Option<$t>, _>(i)?
+                        .map_or(Value::Null(*k), Value::$var)
+                };
+            }
+            out.push(match k {
+                ValueKind::Bool => get!(bool, Bool),
+                ValueKind::I16 => get!(i16, I16),
+                ValueKind::I32 => get!(i32, I32),
+                ValueKind::I64 => get!(i64, I64),
+                ValueKind::F32 => get!(f32, F32),
+                ValueKind::F64 => get!(f64, F64),
+                ValueKind::Bytes => get!(Vec<u8>, Bytes),
+                ValueKind::Uuid => get!(uuid::Uuid, Uuid),
+                ValueKind::Date => get!(chrono::NaiveDate, Date),
+                ValueKind::Time => get!(chrono::NaiveTime, Time),
+                ValueKind::DateTime => get!(chrono::DateTime<chrono::Utc>, DateTime),
+                ValueKind::Json => match row.try_get_unchecked::<Option<String>, _>(i)? {
+                    None => Value::Null(*k),
+                    Some(s) => Value::Json(serde_json::from_str(&s).map_err(|e| Error::InvalidValue {
+                        field: String::new(),
+                        reason: format!("stored JSON does not parse: {e}"),
+                    })?),
+                },
+                ValueKind::Decimal => match row.try_get_unchecked::<Option<String>, _>(i)? {
+                    None => Value::Null(*k),
+                    Some(s) => Value::Decimal(
+                        rust_decimal::Decimal::from_str(&s)
+                            .or_else(|_| rust_decimal::Decimal::from_scientific(&s))
+                            .map_err(|e| Error::InvalidValue {
+                                field: String::new(),
+                                reason: format!("stored decimal `{s}` does not parse: {e}"),
+                            })?,
+                    ),
+                },
+                _ => get!(String, String),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn count(target: &Target<'_>) {
+    match target {
+        Target::Pool(p) => p.queries.fetch_add(1, Ordering::Relaxed),
+        Target::Conn(c) => c.queries.fetch_add(1, Ordering::Relaxed),
+    };
+}
+
+fn log(sql: &str) {
+    // Statement text only: bound values (which may be secrets) are never logged.
+    tracing::debug!(target: "rustango::sql", sql);
+}
+
+/// Runs a query and decodes every row into values of the given kinds.
+pub(crate) async fn fetch_all(
+    target: Target<'_>,
+    sql: String,
+    params: Vec<Value>,
+    kinds: &[ValueKind],
+) -> Result<Vec<Vec<Value>>, Error> {
+    params.iter().try_for_each(check_text)?;
+    count(&target);
+    log(&sql);
+    match target {
+        Target::Pool(pool) => match &pool.kind {
+            #[cfg(feature = "postgres")]
+            PoolKind::Postgres(p) => {
+                let rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch_all(p).await?;
+                rows.iter().map(|r| pg::decode(r, kinds)).collect()
+            }
+            #[cfg(feature = "sqlite")]
+            PoolKind::Sqlite(p) => {
+                let rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch_all(p).await?;
+                rows.iter().map(|r| lite::decode(r, kinds)).collect()
+            }
+        },
+        Target::Conn(conn) => {
+            let mut guard = conn.state.lock().await;
+            match &mut *guard {
+                #[cfg(feature = "postgres")]
+                TxState::Postgres(tx) => {
+                    let rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    rows.iter().map(|r| pg::decode(r, kinds)).collect()
+                }
+                #[cfg(feature = "sqlite")]
+                TxState::Sqlite(tx) => {
+                    let rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    rows.iter().map(|r| lite::decode(r, kinds)).collect()
+                }
+                TxState::Finished => Err(Error::Unsupported(
+                    "the transaction has already finished".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Runs a statement and returns the number of rows it affected.
+pub(crate) async fn execute(target: Target<'_>, sql: String, params: Vec<Value>) -> Result<u64, Error> {
+    params.iter().try_for_each(check_text)?;
+    count(&target);
+    log(&sql);
+    match target {
+        Target::Pool(pool) => match &pool.kind {
+            #[cfg(feature = "postgres")]
+            PoolKind::Postgres(p) => Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                .execute(p)
+                .await?
+                .rows_affected()),
+            #[cfg(feature = "sqlite")]
+            PoolKind::Sqlite(p) => Ok(lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                .execute(p)
+                .await?
+                .rows_affected()),
+        },
+        Target::Conn(conn) => {
+            let mut guard = conn.state.lock().await;
+            match &mut *guard {
+                #[cfg(feature = "postgres")]
+                TxState::Postgres(tx) => Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()),
+                #[cfg(feature = "sqlite")]
+                TxState::Sqlite(tx) => Ok(lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()),
+                TxState::Finished => Err(Error::Unsupported(
+                    "the transaction has already finished".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Runs SQL without parameters (DDL, savepoints).
+pub(crate) async fn execute_raw(target: Target<'_>, sql: &str) -> Result<u64, Error> {
+    execute(target, sql.to_owned(), Vec::new()).await
+}
+
+/// Streams rows through a bounded channel, so that memory stays flat however large the
+/// result: a task reads from the database while the consumer drains.
+pub(crate) fn stream(
+    target: Target<'_>,
+    sql: String,
+    params: Vec<Value>,
+    kinds: Vec<ValueKind>,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<Value>, Error>> {
+    use futures_util::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    if let Err(e) = params.iter().try_for_each(check_text) {
+        let _ = tx.try_send(Err(e));
+        return rx;
+    }
+    count(&target);
+    log(&sql);
+    match target {
+        Target::Pool(pool) => {
+            let kind = pool.kind.clone();
+            tokio::spawn(async move {
+                match kind {
+                    #[cfg(feature = "postgres")]
+                    PoolKind::Postgres(p) => {
+                        let mut rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&p);
+                        while let Some(r) = rows.next().await {
+                            let item = r.map_err(Error::from).and_then(|r| pg::decode(&r, &kinds));
+                            if tx.send(item).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    #[cfg(feature = "sqlite")]
+                    PoolKind::Sqlite(p) => {
+                        let mut rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&p);
+                        while let Some(r) = rows.next().await {
+                            let item = r.map_err(Error::from).and_then(|r| lite::decode(&r, &kinds));
+                            if tx.send(item).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        Target::Conn(conn) => {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                let mut guard = conn.state.lock().await;
+                match &mut *guard {
+                    #[cfg(feature = "postgres")]
+                    TxState::Postgres(t) => {
+                        let mut rows =
+                            pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
+                        while let Some(r) = rows.next().await {
+                            let item = r.map_err(Error::from).and_then(|r| pg::decode(&r, &kinds));
+                            if tx.send(item).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    #[cfg(feature = "sqlite")]
+                    TxState::Sqlite(t) => {
+                        let mut rows =
+                            lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
+                        while let Some(r) = rows.next().await {
+                            let item = r.map_err(Error::from).and_then(|r| lite::decode(&r, &kinds));
+                            if tx.send(item).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    TxState::Finished => {
+                        let _ = tx
+                            .send(Err(Error::Unsupported("the transaction has already finished".into())))
+                            .await;
+                    }
+                }
+            });
+        }
+    }
+    rx
+}

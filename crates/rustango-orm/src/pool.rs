@@ -1,0 +1,347 @@
+//! The connection pool over PostgreSQL and SQLite, transaction handles and the
+//! [`Executor`] trait that lets every `_on` method take either.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::FutureExt;
+use rustango_query::{Dialect, DialectKind};
+
+use crate::Error;
+
+#[derive(Debug, Clone)]
+pub(crate) enum PoolKind {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// A pool of database connections: PostgreSQL or SQLite, chosen by URL.
+///
+/// Cloning is cheap and shares the pool. The pool counts the statements it runs
+/// ([`Pool::query_count`]) so tests can prove that a page makes a constant number of
+/// queries.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub(crate) kind: PoolKind,
+    pub(crate) queries: Arc<AtomicU64>,
+}
+
+impl Pool {
+    /// Opens a pool from a URL: `postgres://user@host/db`, `sqlite://file.db?mode=rwc`
+    /// or `sqlite::memory:` (one shared connection, so every query sees one database).
+    pub async fn connect(url: &str) -> Result<Pool, Error> {
+        let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                PoolKind::Postgres(pool)
+            }
+            #[cfg(not(feature = "postgres"))]
+            return Err(Error::BadUrl(
+                "PostgreSQL support is off: enable the `postgres` feature".into(),
+            ));
+        } else if url.starts_with("sqlite:") {
+            #[cfg(feature = "sqlite")]
+            {
+                use std::str::FromStr;
+                let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                    .map_err(|e| Error::BadUrl(e.to_string()))?
+                    .foreign_keys(true)
+                    .busy_timeout(std::time::Duration::from_secs(10));
+                let memory = url.contains(":memory:") || url.contains("mode=memory");
+                let mut po = sqlx::sqlite::SqlitePoolOptions::new();
+                if memory {
+                    // Each connection to `:memory:` is its own database: keep exactly one.
+                    po = po
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None);
+                } else {
+                    po = po.max_connections(8);
+                }
+                let opts = if memory {
+                    opts
+                } else {
+                    opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                };
+                PoolKind::Sqlite(po.connect_with(opts).await?)
+            }
+            #[cfg(not(feature = "sqlite"))]
+            return Err(Error::BadUrl(
+                "SQLite support is off: enable the `sqlite` feature".into(),
+            ));
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            return Err(Error::BadUrl(format!(
+                "unsupported scheme `{scheme}`: use postgres://… or sqlite:…"
+            )));
+        };
+        Ok(Pool {
+            kind,
+            queries: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The SQL dialect of this pool's backend.
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        match &self.kind {
+            #[cfg(feature = "postgres")]
+            PoolKind::Postgres(_) => &rustango_query::Postgres,
+            #[cfg(feature = "sqlite")]
+            PoolKind::Sqlite(_) => &rustango_query::Sqlite,
+        }
+    }
+
+    /// Which backend this pool talks to.
+    pub fn backend(&self) -> DialectKind {
+        self.dialect().kind()
+    }
+
+    /// How many statements this pool (and transactions begun from it) has run.
+    pub fn query_count(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.kind {
+            #[cfg(feature = "postgres")]
+            PoolKind::Postgres(p) => p.close().await,
+            #[cfg(feature = "sqlite")]
+            PoolKind::Sqlite(p) => p.close().await,
+        }
+    }
+
+    /// The underlying sqlx PostgreSQL pool, for hand-written queries.
+    #[cfg(feature = "postgres")]
+    pub fn as_postgres(&self) -> Option<&sqlx::PgPool> {
+        match &self.kind {
+            PoolKind::Postgres(p) => Some(p),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The underlying sqlx SQLite pool, for hand-written queries.
+    #[cfg(feature = "sqlite")]
+    pub fn as_sqlite(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.kind {
+            PoolKind::Sqlite(p) => Some(p),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+pub(crate) enum TxState {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Finished,
+}
+
+/// A connection inside a transaction. Pass `&mut *conn` (or `&*conn`) to any `_on`
+/// method to run it in the transaction; pass it to [`transaction`] to nest with a
+/// savepoint.
+#[derive(Clone)]
+pub struct Conn {
+    pub(crate) state: Arc<tokio::sync::Mutex<TxState>>,
+    pub(crate) dialect: &'static dyn Dialect,
+    pub(crate) queries: Arc<AtomicU64>,
+    depth: u32,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("depth", &self.depth).finish()
+    }
+}
+
+/// The handle a [`transaction`] closure receives; `&mut *tx` is the [`Conn`].
+#[derive(Debug)]
+pub struct Tx(Conn);
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+/// Where a statement runs: a pool or a transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'e> {
+    /// A pooled connection per statement.
+    Pool(&'e Pool),
+    /// The transaction's connection.
+    Conn(&'e Conn),
+}
+
+impl Target<'_> {
+    pub(crate) fn dialect(&self) -> &'static dyn Dialect {
+        match self {
+            Target::Pool(p) => p.dialect(),
+            Target::Conn(c) => c.dialect,
+        }
+    }
+}
+
+/// Something statements can run on: `&Pool`, `&mut Conn` or `&Conn`.
+pub trait Executor<'e>: Send {
+    /// Where statements go.
+    fn target(self) -> Target<'e>;
+}
+
+impl<'e> Executor<'e> for &'e Pool {
+    fn target(self) -> Target<'e> {
+        Target::Pool(self)
+    }
+}
+
+impl<'e> Executor<'e> for &'e Conn {
+    fn target(self) -> Target<'e> {
+        Target::Conn(self)
+    }
+}
+
+impl<'e> Executor<'e> for &'e mut Conn {
+    fn target(self) -> Target<'e> {
+        Target::Conn(self)
+    }
+}
+
+impl<'e> Executor<'e> for Target<'e> {
+    fn target(self) -> Target<'e> {
+        self
+    }
+}
+
+/// Runs `f` in a transaction: commits when it returns `Ok`, rolls back when it returns
+/// `Err` or panics (the panic then continues). Called with a [`Conn`], it nests with a
+/// savepoint that is released or rolled back the same way.
+///
+/// ```no_run
+/// # async fn demo(pool: rustango_orm::Pool) -> Result<(), rustango_orm::Error> {
+/// rustango_orm::transaction(&pool, |conn| async move {
+///     // p1.save_on(&mut *conn).await?;
+///     let _ = conn;
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok(()) }
+/// ```
+pub async fn transaction<'e, T, F, Fut>(exec: impl Executor<'e>, f: F) -> Result<T, Error>
+where
+    F: FnOnce(Tx) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let (conn, savepoint) = match exec.target() {
+        Target::Pool(pool) => {
+            let state = match &pool.kind {
+                #[cfg(feature = "postgres")]
+                PoolKind::Postgres(p) => TxState::Postgres(p.begin().await?),
+                #[cfg(feature = "sqlite")]
+                PoolKind::Sqlite(p) => TxState::Sqlite(p.begin().await?),
+            };
+            pool.queries.fetch_add(1, Ordering::Relaxed);
+            let conn = Conn {
+                state: Arc::new(tokio::sync::Mutex::new(state)),
+                dialect: pool.dialect(),
+                queries: pool.queries.clone(),
+                depth: 0,
+            };
+            (conn, None)
+        }
+        Target::Conn(outer) => {
+            let depth = outer.depth + 1;
+            let name = format!("rustango_sp_{depth}");
+            crate::exec::execute_raw(Target::Conn(outer), &format!("SAVEPOINT {name}")).await?;
+            let conn = Conn {
+                state: outer.state.clone(),
+                dialect: outer.dialect,
+                queries: outer.queries.clone(),
+                depth,
+            };
+            (conn, Some(name))
+        }
+    };
+    let handle = conn.clone();
+    let result = AssertUnwindSafe(f(Tx(conn))).catch_unwind().await;
+    match (result, savepoint) {
+        (Ok(Ok(v)), None) => {
+            finish(&handle, true).await?;
+            Ok(v)
+        }
+        (Ok(Ok(v)), Some(sp)) => {
+            crate::exec::execute_raw(Target::Conn(&handle), &format!("RELEASE SAVEPOINT {sp}")).await?;
+            Ok(v)
+        }
+        (Ok(Err(e)), None) => {
+            let _ = finish(&handle, false).await;
+            Err(e)
+        }
+        (Ok(Err(e)), Some(sp)) => {
+            crate::exec::execute_raw(Target::Conn(&handle), &format!("ROLLBACK TO SAVEPOINT {sp}"))
+                .await?;
+            Err(e)
+        }
+        (Err(panic), sp) => {
+            match sp {
+                None => {
+                    let _ = finish(&handle, false).await;
+                }
+                Some(sp) => {
+                    let _ = crate::exec::execute_raw(
+                        Target::Conn(&handle),
+                        &format!("ROLLBACK TO SAVEPOINT {sp}"),
+                    )
+                    .await;
+                }
+            }
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+async fn finish(conn: &Conn, commit: bool) -> Result<(), Error> {
+    let state = std::mem::replace(&mut *conn.state.lock().await, TxState::Finished);
+    conn.queries.fetch_add(1, Ordering::Relaxed);
+    match state {
+        #[cfg(feature = "postgres")]
+        TxState::Postgres(tx) => {
+            if commit {
+                tx.commit().await?
+            } else {
+                tx.rollback().await?
+            }
+        }
+        #[cfg(feature = "sqlite")]
+        TxState::Sqlite(tx) => {
+            if commit {
+                tx.commit().await?
+            } else {
+                tx.rollback().await?
+            }
+        }
+        TxState::Finished => {
+            return Err(Error::Unsupported("the transaction has already finished".into()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! **rustango** is a Django-shaped, batteries-included web framework for Rust.
+//!
+//! This crate is the facade: it re-exports the subsystem crates behind cargo features,
+//! under the paths the documentation uses (`rustango::sql`, `rustango::core`,
+//! `rustango::signals`, …). Depend on it alone; generated code finds everything it
+//! needs here, so your crate needs no `[features]` of its own.
+//!
+//! ```
+//! use rustango::{Auto, Model};
+//!
+//! #[derive(Model, Clone)]
+//! #[rustango(table = "notes")]
+//! pub struct Note {
+//!     #[rustango(primary_key)]
+//!     pub id: Auto<i64>,
+//!     #[rustango(max_length = 80)]
+//!     pub text: String,
+//! }
+//!
+//! # async fn demo() -> Result<(), rustango::sql::Error> {
+//! let pool = rustango::sql::Pool::connect("sqlite::memory:").await?;
+//! rustango::sql::create_tables(&pool, &[Note::SCHEMA]).await?;
+//! let mut n = Note { id: Auto::default(), text: "hello".into() };
+//! n.save_on(&pool).await?;
+//! assert_eq!(n.id.get(), Some(&1));
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+//! ```
+#![deny(missing_docs)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "rustango needs a database backend: enable the `sqlite` and/or `postgres` feature of the `rustango` dependency"
+);
+
+pub use rustango_core::{Auto, Model};
+pub use rustango_macros::Model;
+
+/// Model metadata, values and typed columns (`rustango::core::Column`).
+pub mod core {
+    pub use rustango_core::*;
+}
+
+/// SQL statements as data and the per-backend writers.
+pub mod query {
+    pub use rustango_query::*;
+}
+
+/// The ORM: pools, query sets, mutations, transactions, relations and DDL.
+pub mod sql {
+    pub use rustango_orm::{
+        Agg, Conn, Error, Executor, ForeignKey, GroupedQuery, ManyToMany, Pool, PrefetchQuerySet,
+        Prefetched, QuerySet, Target, Tx, UpdateQuery, create_statements, create_tables,
+        drop_tables, transaction,
+    };
+    pub use rustango_orm::Fetcher;
+    pub use rustango_query::DialectKind;
+}
+
+/// Model signals (`pre_save`, `post_save`, `pre_delete`, `post_delete`).
+#[cfg(feature = "signals")]
+pub mod signals {
+    pub use rustango_orm::signals::*;
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use rustango_orm::__private::*;
+}
