@@ -111,6 +111,27 @@ pub trait Column: Copy {
     {
         self.cmp_col(CmpOp::Eq, other)
     }
+    /// `column <> other_column`.
+    fn ne_col<O: Column>(self, other: O) -> Expr
+    where
+        O::Value: FieldValue<Compare = Cmp<Self>>,
+    {
+        self.cmp_col(CmpOp::Ne, other)
+    }
+    /// `column >= other_column`.
+    fn gte_col<O: Column>(self, other: O) -> Expr
+    where
+        O::Value: FieldValue<Compare = Cmp<Self>>,
+    {
+        self.cmp_col(CmpOp::Gte, other)
+    }
+    /// `column <= other_column`.
+    fn lte_col<O: Column>(self, other: O) -> Expr
+    where
+        O::Value: FieldValue<Compare = Cmp<Self>>,
+    {
+        self.cmp_col(CmpOp::Lte, other)
+    }
     /// `column > other_column`.
     fn gt_col<O: Column>(self, other: O) -> Expr
     where
@@ -254,7 +275,13 @@ mod tests {
         assert!(matches!(e, Expr::In { ref values, negated: false, .. } if values.len() == 3));
         let e = TITLE.in_(&["a", "b"]);
         assert!(matches!(e, Expr::In { ref values, .. } if values[0] == Value::String("a".into())));
-        assert!(matches!(SCORE.gt(3), Expr::Compare { right: Operand::Value(Value::I32(3)), .. }));
+        assert!(matches!(
+            SCORE.gt(3),
+            Expr::Compare {
+                right: Operand::Value(Value::I32(3)),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -126,6 +126,60 @@ impl Value {
         }
     }
 
+    /// Parses user input (a query string, a form field) into a value of `kind`, with a
+    /// typed error for text that does not fit (a bad UUID, a non-number, NaN).
+    ///
+    /// ```
+    /// use rustango_core::{Value, ValueKind};
+    /// assert_eq!(Value::parse(ValueKind::I64, "42").unwrap(), Value::I64(42));
+    /// assert!(Value::parse(ValueKind::Uuid, "not-a-uuid").is_err());
+    /// ```
+    pub fn parse(kind: ValueKind, text: &str) -> Result<Value, Error> {
+        fn bad(kind: ValueKind, text: &str, why: impl std::fmt::Display) -> Error {
+            let shown: String = text.chars().take(40).collect();
+            Error::InvalidValue {
+                field: String::new(),
+                reason: format!("`{shown}` is not a valid {kind:?}: {why}"),
+            }
+        }
+        let t = text.trim();
+        Ok(match kind {
+            ValueKind::Bool => match t.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Value::Bool(true),
+                "false" | "0" | "no" | "off" => Value::Bool(false),
+                _ => return Err(bad(kind, text, "expected true or false")),
+            },
+            ValueKind::I16 => Value::I16(t.parse().map_err(|e| bad(kind, text, e))?),
+            ValueKind::I32 => Value::I32(t.parse().map_err(|e| bad(kind, text, e))?),
+            ValueKind::I64 => Value::I64(t.parse().map_err(|e| bad(kind, text, e))?),
+            ValueKind::F32 | ValueKind::F64 => {
+                let f: f64 = t.parse().map_err(|e| bad(kind, text, e))?;
+                if !f.is_finite() {
+                    return Err(bad(kind, text, "not a finite number"));
+                }
+                if kind == ValueKind::F32 {
+                    Value::F32(f as f32)
+                } else {
+                    Value::F64(f)
+                }
+            }
+            ValueKind::String => Value::String(text.to_owned()),
+            ValueKind::Bytes => Value::Bytes(text.as_bytes().to_vec()),
+            ValueKind::Uuid => Value::Uuid(Uuid::parse_str(t).map_err(|e| bad(kind, text, e))?),
+            ValueKind::Date => Value::Date(t.parse().map_err(|e| bad(kind, text, e))?),
+            ValueKind::Time => Value::Time(t.parse().map_err(|e| bad(kind, text, e))?),
+            ValueKind::DateTime => Value::DateTime(
+                DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|e| bad(kind, text, e))?,
+            ),
+            ValueKind::Json => {
+                Value::Json(serde_json::from_str(text).map_err(|e| bad(kind, text, e))?)
+            }
+            ValueKind::Decimal => Value::Decimal(t.parse().map_err(|e| bad(kind, text, e))?),
+        })
+    }
+
     fn describe(&self) -> String {
         format!("{:?}", self.kind())
     }
@@ -269,6 +323,9 @@ mod tests {
     fn null_keeps_its_kind() {
         let v: Value = Option::<String>::None.into();
         assert_eq!(v.kind(), ValueKind::String);
-        assert_eq!(None::<String>.to_value(), Some(Value::Null(ValueKind::String)));
+        assert_eq!(
+            None::<String>.to_value(),
+            Some(Value::Null(ValueKind::String))
+        );
     }
 }

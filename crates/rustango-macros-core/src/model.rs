@@ -378,9 +378,18 @@ fn to_snake(s: &str) -> String {
     out
 }
 
-fn check_names(fields: &[FieldInfo], list: &NameList, what: &str, allow_desc: bool) -> syn::Result<()> {
+fn check_names(
+    fields: &[FieldInfo],
+    list: &NameList,
+    what: &str,
+    allow_desc: bool,
+) -> syn::Result<()> {
     for raw in &list.names {
-        let name = if allow_desc { raw.trim_start_matches('-') } else { raw.as_str() };
+        let name = if allow_desc {
+            raw.trim_start_matches('-')
+        } else {
+            raw.as_str()
+        };
         if !fields.iter().any(|f| f.ident == name || f.column == name) {
             let known: Vec<String> = fields.iter().map(|f| f.ident.to_string()).collect();
             return Err(syn::Error::new(
@@ -412,7 +421,10 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
         ));
     }
     let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new(ident.span(), "`#[derive(Model)]` only works on structs"));
+        return Err(syn::Error::new(
+            ident.span(),
+            "`#[derive(Model)]` only works on structs",
+        ));
     };
     let Fields::Named(named) = &data.fields else {
         return Err(syn::Error::new(
@@ -433,7 +445,10 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
         if let Some(s) = fa.null
             && !is_option
         {
-            return Err(syn::Error::new(s, "`null` needs an `Option<T>` field: nullability comes from the type"));
+            return Err(syn::Error::new(
+                s,
+                "`null` needs an `Option<T>` field: nullability comes from the type",
+            ));
         }
         if (fa.auto_now_add || fa.auto_now || fa.auto_uuid) && !is_auto {
             return Err(syn::Error::new(
@@ -442,10 +457,16 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
             ));
         }
         if fa.soft_delete && !is_option {
-            return Err(syn::Error::new(span, "`soft_delete` needs an `Option<DateTime<Utc>>` field"));
+            return Err(syn::Error::new(
+                span,
+                "`soft_delete` needs an `Option<DateTime<Utc>>` field",
+            ));
         }
         if fa.max_length.is_some() && !type_is(inner, "String") {
-            return Err(syn::Error::new(span, "`max_length` applies to `String` fields only"));
+            return Err(syn::Error::new(
+                span,
+                "`max_length` applies to `String` fields only",
+            ));
         }
         if !is_fk && (fa.related_name.is_some() || fa.on_delete.is_some()) {
             return Err(syn::Error::new(
@@ -465,7 +486,10 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
                 ));
             }
             if rule.eq_ignore_ascii_case("set_null") && !is_option {
-                return Err(syn::Error::new(*s, "`on_delete = \"set_null\"` needs an `Option<ForeignKey<T>>` field"));
+                return Err(syn::Error::new(
+                    *s,
+                    "`on_delete = \"set_null\"` needs an `Option<ForeignKey<T>>` field",
+                ));
             }
         }
         let column = fa.db_column.clone().unwrap_or_else(|| {
@@ -486,7 +510,9 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
     }
 
     // Primary key: the marked field, else a field named `id`.
-    let marked: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].attrs.primary_key).collect();
+    let marked: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].attrs.primary_key)
+        .collect();
     let pk = match marked.as_slice() {
         [i] => *i,
         [] => fields.iter().position(|f| f.ident == "id").ok_or_else(|| {
@@ -503,14 +529,23 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
         }
     };
     if fields[pk].is_option {
-        return Err(syn::Error::new(fields[pk].ident.span(), "the primary key cannot be an `Option`"));
+        return Err(syn::Error::new(
+            fields[pk].ident.span(),
+            "the primary key cannot be an `Option`",
+        ));
     }
     if fields.iter().filter(|f| f.attrs.soft_delete).count() > 1 {
-        return Err(syn::Error::new(ident.span(), "a model has at most one `soft_delete` field"));
+        return Err(syn::Error::new(
+            ident.span(),
+            "a model has at most one `soft_delete` field",
+        ));
     }
     for (i, f) in fields.iter().enumerate() {
         if fields[..i].iter().any(|g| g.column == f.column) {
-            return Err(syn::Error::new(f.ident.span(), format!("two fields use the column `{}`", f.column)));
+            return Err(syn::Error::new(
+                f.ident.span(),
+                format!("two fields use the column `{}`", f.column),
+            ));
         }
     }
 
@@ -535,7 +570,10 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
     }
     for (i, m) in attrs.m2m.iter().enumerate() {
         if attrs.m2m[..i].iter().any(|o| o.name == m.name) {
-            return Err(syn::Error::new(ident.span(), format!("two m2m relations are named `{}`", m.name)));
+            return Err(syn::Error::new(
+                ident.span(),
+                format!("two m2m relations are named `{}`", m.name),
+            ));
         }
     }
 
@@ -565,8 +603,14 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
         let max_digits = opt_u8(fa.max_digits);
         let decimal_places = opt_u8(fa.decimal_places);
         let default = opt_str(&fa.default);
-        let (unique, index, anow_add, anow, auuid, sdel) =
-            (fa.unique, fa.index, fa.auto_now_add, fa.auto_now, fa.auto_uuid, fa.soft_delete);
+        let (unique, index, anow_add, anow, auuid, sdel) = (
+            fa.unique,
+            fa.index,
+            fa.auto_now_add,
+            fa.auto_now,
+            fa.auto_uuid,
+            fa.soft_delete,
+        );
         let relation = if f.is_fk {
             let on_delete = match fa
                 .on_delete
@@ -652,7 +696,12 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
     let indexes = attrs.indexes.iter().map(|ix| {
         let cols: Vec<String> = ix.columns.names.iter().map(|n| col_of(n)).collect();
         let name = ix.name.clone().unwrap_or_else(|| {
-            format!("{}_{}_{}", if ix.unique { "uq" } else { "ix" }, table, cols.join("_"))
+            format!(
+                "{}_{}_{}",
+                if ix.unique { "uq" } else { "ix" },
+                table,
+                cols.join("_")
+            )
         });
         let unique = ix.unique;
         quote!(#p::IndexSchema { name: #name, columns: &[#(#cols),*], unique: #unique })
@@ -696,7 +745,10 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
     // M2M managers.
     let m2m_methods = attrs.m2m.iter().enumerate().map(|(i, m)| {
         let method = format_ident!("{}_m2m", m.name);
-        let doc = format!("The `{}` many-to-many relation of this row (junction `{}`).", m.name, m.through);
+        let doc = format!(
+            "The `{}` many-to-many relation of this row (junction `{}`).",
+            m.name, m.through
+        );
         quote! {
             #[doc = #doc]
             pub fn #method(&self) -> #p::ManyToMany<'_, #ident> {

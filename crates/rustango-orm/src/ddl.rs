@@ -10,7 +10,10 @@ use crate::{Error, Executor};
 /// The statements that create `schemas`: tables and indexes, then foreign keys (so the
 /// order of `schemas` does not matter), then many-to-many junction tables whose target
 /// is in `schemas` or registered.
-pub fn create_statements(dialect: &dyn rustango_query::Dialect, schemas: &[&'static ModelSchema]) -> Vec<String> {
+pub fn create_statements(
+    dialect: &dyn rustango_query::Dialect,
+    schemas: &[&'static ModelSchema],
+) -> Vec<String> {
     let mut out = Vec::new();
     for s in schemas {
         out.push(ddl::create_table(dialect, s));
@@ -38,7 +41,10 @@ pub fn create_statements(dialect: &dyn rustango_query::Dialect, schemas: &[&'sta
 ///
 /// Fails with [`Error::Unsupported`] when a many-to-many target is neither among
 /// `schemas` nor a registered model.
-pub async fn create_tables<'e>(exec: impl Executor<'e>, schemas: &[&'static ModelSchema]) -> Result<(), Error> {
+pub async fn create_tables<'e>(
+    exec: impl Executor<'e>,
+    schemas: &[&'static ModelSchema],
+) -> Result<(), Error> {
     let target = exec.target();
     for s in schemas {
         for m in s.m2m {
@@ -59,7 +65,10 @@ pub async fn create_tables<'e>(exec: impl Executor<'e>, schemas: &[&'static Mode
 }
 
 /// Drops the tables of `schemas` and their junction tables, if they exist.
-pub async fn drop_tables<'e>(exec: impl Executor<'e>, schemas: &[&'static ModelSchema]) -> Result<(), Error> {
+pub async fn drop_tables<'e>(
+    exec: impl Executor<'e>,
+    schemas: &[&'static ModelSchema],
+) -> Result<(), Error> {
     let target = exec.target();
     for s in schemas {
         for m in s.m2m {

@@ -118,8 +118,12 @@ fn describe(a: &Option<String>, b: &Option<String>) -> String {
 impl From<rustango_core::Error> for Error {
     fn from(e: rustango_core::Error) -> Self {
         match e {
-            rustango_core::Error::InvalidValue { field, reason } => Error::InvalidValue { field, reason },
-            rustango_core::Error::UnknownField { model, name } => Error::UnknownField { model, name },
+            rustango_core::Error::InvalidValue { field, reason } => {
+                Error::InvalidValue { field, reason }
+            }
+            rustango_core::Error::UnknownField { model, name } => {
+                Error::UnknownField { model, name }
+            }
             e => Error::Decode(e),
         }
     }
@@ -149,24 +153,36 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned());
                 let message = db.message().to_owned();
-                let (mut table, mut constraint) =
-                    (db.table().map(str::to_owned), db.constraint().map(str::to_owned));
+                let (mut table, mut constraint) = (
+                    db.table().map(str::to_owned),
+                    db.constraint().map(str::to_owned),
+                );
                 if table.is_none() && constraint.is_none() {
                     (table, constraint) = sqlite_detail(&message);
                 }
                 let kind = db.kind();
                 let source: Box<dyn std::error::Error + Send + Sync> = db.into();
                 match (kind, code.as_deref()) {
-                    (ErrorKind::UniqueViolation, _) => Error::UniqueViolation { table, constraint, source },
-                    (ErrorKind::ForeignKeyViolation, _) => {
-                        Error::ForeignKeyViolation { table, constraint, source }
-                    }
+                    (ErrorKind::UniqueViolation, _) => Error::UniqueViolation {
+                        table,
+                        constraint,
+                        source,
+                    },
+                    (ErrorKind::ForeignKeyViolation, _) => Error::ForeignKeyViolation {
+                        table,
+                        constraint,
+                        source,
+                    },
                     (ErrorKind::NotNullViolation, _) => Error::NotNullViolation {
                         table,
                         column: constraint,
                         source,
                     },
-                    (ErrorKind::CheckViolation, _) => Error::CheckViolation { table, constraint, source },
+                    (ErrorKind::CheckViolation, _) => Error::CheckViolation {
+                        table,
+                        constraint,
+                        source,
+                    },
                     // PostgreSQL: value too long, bad text representation, numeric
                     // overflow, NUL byte, invalid datetime.
                     (_, Some("22001" | "22P02" | "22003" | "22021" | "22007" | "22008")) => {
@@ -177,7 +193,11 @@ impl From<sqlx::Error> for Error {
                     }
                     (_, Some("57014")) => Error::Timeout(source),
                     (_, Some(c)) if c.starts_with("08") => Error::ConnectionLost(source),
-                    _ => Error::Database { code, message, source },
+                    _ => Error::Database {
+                        code,
+                        message,
+                        source,
+                    },
                 }
             }
             other => Error::Database {

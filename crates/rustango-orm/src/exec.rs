@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use rustango_core::{Value, ValueKind};
 use sqlx::{AssertSqlSafe, Row as _};
 
-use crate::pool::{PoolKind, Target, TxState};
 use crate::Error;
+use crate::pool::{PoolKind, Target, TxState};
 
 fn check_text(v: &Value) -> Result<(), Error> {
     if let Value::String(s) = v
@@ -174,10 +174,12 @@ mod lite {
                 ValueKind::DateTime => get!(chrono::DateTime<chrono::Utc>, DateTime),
                 ValueKind::Json => match row.try_get_unchecked::<Option<String>, _>(i)? {
                     None => Value::Null(*k),
-                    Some(s) => Value::Json(serde_json::from_str(&s).map_err(|e| Error::InvalidValue {
-                        field: String::new(),
-                        reason: format!("stored JSON does not parse: {e}"),
-                    })?),
+                    Some(s) => {
+                        Value::Json(serde_json::from_str(&s).map_err(|e| Error::InvalidValue {
+                            field: String::new(),
+                            reason: format!("stored JSON does not parse: {e}"),
+                        })?)
+                    }
                 },
                 ValueKind::Decimal => match row.try_get_unchecked::<Option<String>, _>(i)? {
                     None => Value::Null(*k),
@@ -223,12 +225,16 @@ pub(crate) async fn fetch_all(
         Target::Pool(pool) => match &pool.kind {
             #[cfg(feature = "postgres")]
             PoolKind::Postgres(p) => {
-                let rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch_all(p).await?;
+                let rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_all(p)
+                    .await?;
                 rows.iter().map(|r| pg::decode(r, kinds)).collect()
             }
             #[cfg(feature = "sqlite")]
             PoolKind::Sqlite(p) => {
-                let rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch_all(p).await?;
+                let rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_all(p)
+                    .await?;
                 rows.iter().map(|r| lite::decode(r, kinds)).collect()
             }
         },
@@ -258,7 +264,11 @@ pub(crate) async fn fetch_all(
 }
 
 /// Runs a statement and returns the number of rows it affected.
-pub(crate) async fn execute(target: Target<'_>, sql: String, params: Vec<Value>) -> Result<u64, Error> {
+pub(crate) async fn execute(
+    target: Target<'_>,
+    sql: String,
+    params: Vec<Value>,
+) -> Result<u64, Error> {
     params.iter().try_for_each(check_text)?;
     count(&target);
     log(&sql);
@@ -334,9 +344,12 @@ pub(crate) fn stream(
                     }
                     #[cfg(feature = "sqlite")]
                     PoolKind::Sqlite(p) => {
-                        let mut rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&p);
+                        let mut rows =
+                            lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&p);
                         while let Some(r) = rows.next().await {
-                            let item = r.map_err(Error::from).and_then(|r| lite::decode(&r, &kinds));
+                            let item = r
+                                .map_err(Error::from)
+                                .and_then(|r| lite::decode(&r, &kinds));
                             if tx.send(item).await.is_err() {
                                 break;
                             }
@@ -366,7 +379,9 @@ pub(crate) fn stream(
                         let mut rows =
                             lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
                         while let Some(r) = rows.next().await {
-                            let item = r.map_err(Error::from).and_then(|r| lite::decode(&r, &kinds));
+                            let item = r
+                                .map_err(Error::from)
+                                .and_then(|r| lite::decode(&r, &kinds));
                             if tx.send(item).await.is_err() {
                                 break;
                             }
@@ -374,7 +389,9 @@ pub(crate) fn stream(
                     }
                     TxState::Finished => {
                         let _ = tx
-                            .send(Err(Error::Unsupported("the transaction has already finished".into())))
+                            .send(Err(Error::Unsupported(
+                                "the transaction has already finished".into(),
+                            )))
                             .await;
                     }
                 }

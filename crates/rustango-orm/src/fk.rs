@@ -1,6 +1,8 @@
 //! Typed foreign keys.
 
-use rustango_core::{Error as CoreError, FieldValue, Model, RelatedTree, Value, ValueKind, ValueReader};
+use rustango_core::{
+    Error as CoreError, FieldValue, Model, RelatedTree, Value, ValueKind, ValueReader,
+};
 
 use crate::{Error, Executor};
 
@@ -43,9 +45,9 @@ where
     ///
     /// Fails when `row` has no primary key yet (save it first).
     pub fn to(row: T) -> Result<Self, Error> {
-        let key = row
-            .pk_value()
-            .ok_or_else(|| Error::Unsupported("the target row has no primary key yet: save it first".into()))?;
+        let key = row.pk_value().ok_or_else(|| {
+            Error::Unsupported("the target row has no primary key yet: save it first".into())
+        })?;
         Ok(ForeignKey {
             key: K::from_value(key)?,
             loaded: Some(Box::new(row)),
@@ -150,12 +152,20 @@ pub trait ForeignKeyField {
     /// The target model.
     type Target: Model;
     /// Reads the joined target row (and its own joined rows) from `reader`.
-    fn load_related(&mut self, reader: &mut ValueReader, children: &[RelatedTree]) -> Result<(), CoreError>;
+    fn load_related(
+        &mut self,
+        reader: &mut ValueReader,
+        children: &[RelatedTree],
+    ) -> Result<(), CoreError>;
 }
 
 impl<T: Model, K> ForeignKeyField for ForeignKey<T, K> {
     type Target = T;
-    fn load_related(&mut self, reader: &mut ValueReader, children: &[RelatedTree]) -> Result<(), CoreError> {
+    fn load_related(
+        &mut self,
+        reader: &mut ValueReader,
+        children: &[RelatedTree],
+    ) -> Result<(), CoreError> {
         self.loaded = Some(Box::new(T::from_reader(reader, children)?));
         Ok(())
     }
@@ -163,11 +173,16 @@ impl<T: Model, K> ForeignKeyField for ForeignKey<T, K> {
 
 impl<T: Model, K> ForeignKeyField for Option<ForeignKey<T, K>> {
     type Target = T;
-    fn load_related(&mut self, reader: &mut ValueReader, children: &[RelatedTree]) -> Result<(), CoreError> {
+    fn load_related(
+        &mut self,
+        reader: &mut ValueReader,
+        children: &[RelatedTree],
+    ) -> Result<(), CoreError> {
         match self {
             Some(fk) => fk.load_related(reader, children),
             None => {
-                let width = T::SCHEMA.fields.len() + children.iter().map(RelatedTree::width).sum::<usize>();
+                let width =
+                    T::SCHEMA.fields.len() + children.iter().map(RelatedTree::width).sum::<usize>();
                 reader.skip(width)
             }
         }

@@ -25,6 +25,7 @@ mod mutate;
 mod pool;
 mod prefetch;
 mod queryset;
+pub mod raw;
 pub mod signals;
 
 pub use ddl::{create_statements, create_tables, drop_tables};
@@ -45,11 +46,11 @@ pub mod __private {
         Error, Executor, ForeignKey, ForeignKeyField, ManyToMany, QuerySet, bulk_insert, delete,
         restore, save, soft_delete, upsert,
     };
+    pub use inventory;
     pub use rustango_core::registry::{ModelEntry, decode_erased};
     pub use rustango_core::{
         AdminOptions, AuditOptions, CheckSchema, Col, Error as CoreError, FieldSchema, FieldValue,
         Fieldset, IndexSchema, M2MSchema, Model, ModelSchema, OnDelete, RelatedTree, Relation,
         Value, ValueReader,
     };
-    pub use inventory;
 }

@@ -60,7 +60,10 @@ impl<'a, M: Model> ManyToMany<'a, M> {
     }
 
     /// The keys of the related rows, as `K`.
-    pub async fn all_as<'e, K: FieldValue>(&self, exec: impl Executor<'e>) -> Result<Vec<K>, Error> {
+    pub async fn all_as<'e, K: FieldValue>(
+        &self,
+        exec: impl Executor<'e>,
+    ) -> Result<Vec<K>, Error> {
         let target = exec.target();
         let mut s = Select::new(self.rel.through);
         s.items.push(SelectItem::Column(ColRef::new(self.rel.dst)));
@@ -72,7 +75,13 @@ impl<'a, M: Model> ManyToMany<'a, M> {
         let (sql, params) = s.render(target.dialect());
         let rows = exec::fetch_all(target, sql, params, &[K::KIND]).await?;
         rows.into_iter()
-            .map(|r| Ok(K::from_value(r.into_iter().next().ok_or(rustango_core::Error::MissingColumn)?)?))
+            .map(|r| {
+                Ok(K::from_value(
+                    r.into_iter()
+                        .next()
+                        .ok_or(rustango_core::Error::MissingColumn)?,
+                )?)
+            })
             .collect()
     }
 
@@ -103,7 +112,11 @@ impl<'a, M: Model> ManyToMany<'a, M> {
     }
 
     /// Unlinks the row with key `k`.
-    pub async fn remove<'e, K: FieldValue>(&self, k: K, exec: impl Executor<'e>) -> Result<(), Error> {
+    pub async fn remove<'e, K: FieldValue>(
+        &self,
+        k: K,
+        exec: impl Executor<'e>,
+    ) -> Result<(), Error> {
         let target = exec.target();
         let d = Delete {
             table: self.rel.through,
@@ -115,7 +128,11 @@ impl<'a, M: Model> ManyToMany<'a, M> {
     }
 
     /// Replaces the links with exactly `keys`, atomically.
-    pub async fn set<'e, K: FieldValue + Clone>(&self, keys: &[K], exec: impl Executor<'e>) -> Result<(), Error> {
+    pub async fn set<'e, K: FieldValue + Clone>(
+        &self,
+        keys: &[K],
+        exec: impl Executor<'e>,
+    ) -> Result<(), Error> {
         let src = self.src()?;
         let values: Vec<Value> = keys.iter().cloned().map(key).collect();
         let rel = self.rel;
@@ -149,7 +166,11 @@ impl<'a, M: Model> ManyToMany<'a, M> {
     }
 
     /// Whether the row with key `k` is linked.
-    pub async fn contains<'e, K: FieldValue>(&self, k: K, exec: impl Executor<'e>) -> Result<bool, Error> {
+    pub async fn contains<'e, K: FieldValue>(
+        &self,
+        k: K,
+        exec: impl Executor<'e>,
+    ) -> Result<bool, Error> {
         let target = exec.target();
         let mut s = Select::new(self.rel.through);
         s.items.push(SelectItem::Column(ColRef::new(self.rel.dst)));
@@ -157,7 +178,9 @@ impl<'a, M: Model> ManyToMany<'a, M> {
         s.limit = Some(1);
         let (sql, params) = s.render(target.dialect());
         let kind = target_key_kind(self.rel);
-        Ok(!exec::fetch_all(target, sql, params, &[kind]).await?.is_empty())
+        Ok(!exec::fetch_all(target, sql, params, &[kind])
+            .await?
+            .is_empty())
     }
 
     /// How many rows are linked.
@@ -168,9 +191,11 @@ impl<'a, M: Model> ManyToMany<'a, M> {
         s.filter = Some(eq(self.rel.src, self.src()?));
         let (sql, params) = s.render(target.dialect());
         let rows = exec::fetch_all(target, sql, params, &[ValueKind::I64]).await?;
-        Ok(match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
-            Some(Value::I64(n)) => n,
-            _ => 0,
-        })
+        Ok(
+            match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
+                Some(Value::I64(n)) => n,
+                _ => 0,
+            },
+        )
     }
 }

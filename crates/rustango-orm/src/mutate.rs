@@ -116,7 +116,11 @@ async fn write_back<M: Model>(
     let dialect = target.dialect();
     let kinds: Vec<ValueKind> = returning
         .iter()
-        .map(|c| M::SCHEMA.field_by_column(c).map_or(ValueKind::I64, |f| f.kind))
+        .map(|c| {
+            M::SCHEMA
+                .field_by_column(c)
+                .map_or(ValueKind::I64, |f| f.kind)
+        })
         .collect();
     let ins = Insert {
         table: M::SCHEMA.table,
@@ -150,7 +154,13 @@ pub async fn save<'e, M: Model>(m: &mut M, exec: impl Executor<'e>) -> Result<()
     let target = exec.target();
     let now = now();
     let pk = m.pk_value();
-    signals::send_pre_save_dyn(m, PreSaveContext { created: pk.is_none() }).await;
+    signals::send_pre_save_dyn(
+        m,
+        PreSaveContext {
+            created: pk.is_none(),
+        },
+    )
+    .await;
     let created = match pk {
         None => {
             fill_insert_values(m, now)?;
@@ -203,7 +213,10 @@ pub async fn save<'e, M: Model>(m: &mut M, exec: impl Executor<'e>) -> Result<()
 /// `bulk_insert_on`: inserts every row with as few statements as the backend's parameter
 /// limit allows, and returns the rows with their new keys. No signals fire (as Django's
 /// `bulk_create`).
-pub async fn bulk_insert<'e, M: Model>(exec: impl Executor<'e>, mut rows: Vec<M>) -> Result<Vec<M>, Error> {
+pub async fn bulk_insert<'e, M: Model>(
+    exec: impl Executor<'e>,
+    mut rows: Vec<M>,
+) -> Result<Vec<M>, Error> {
     let target = exec.target();
     if rows.is_empty() {
         return Ok(rows);
@@ -216,7 +229,11 @@ pub async fn bulk_insert<'e, M: Model>(exec: impl Executor<'e>, mut rows: Vec<M>
     let returning = returning_cols(&rows[0]);
     let kinds: Vec<ValueKind> = returning
         .iter()
-        .map(|c| M::SCHEMA.field_by_column(c).map_or(ValueKind::I64, |f| f.kind))
+        .map(|c| {
+            M::SCHEMA
+                .field_by_column(c)
+                .map_or(ValueKind::I64, |f| f.kind)
+        })
         .collect();
     let per_stmt = (30_000 / columns.len().max(1)).max(1);
     let mut start = 0;
@@ -263,10 +280,16 @@ pub async fn bulk_insert<'e, M: Model>(exec: impl Executor<'e>, mut rows: Vec<M>
 
 /// `upsert_on`: INSERT, or UPDATE the row that conflicts on `conflict` (field or column
 /// names of a unique constraint); the stored row's key is written back.
-pub async fn upsert<'e, M: Model>(m: &mut M, exec: impl Executor<'e>, conflict: &[&str]) -> Result<(), Error> {
+pub async fn upsert<'e, M: Model>(
+    m: &mut M,
+    exec: impl Executor<'e>,
+    conflict: &[&str],
+) -> Result<(), Error> {
     let target = exec.target();
     if conflict.is_empty() {
-        return Err(Error::Unsupported("upsert_on needs at least one conflict column".into()));
+        return Err(Error::Unsupported(
+            "upsert_on needs at least one conflict column".into(),
+        ));
     }
     let mut target_cols = Vec::with_capacity(conflict.len());
     for name in conflict {
@@ -334,14 +357,20 @@ pub async fn delete<'e, M: Model>(m: &M, exec: impl Executor<'e>) -> Result<(), 
     Ok(())
 }
 
-async fn stamp<'e, M: Model>(m: &mut M, exec: impl Executor<'e>, value: Value) -> Result<(), Error> {
+async fn stamp<'e, M: Model>(
+    m: &mut M,
+    exec: impl Executor<'e>,
+    value: Value,
+) -> Result<(), Error> {
     let target = exec.target();
     let pk = require_pk(m)?;
     let idx = M::SCHEMA
         .fields
         .iter()
         .position(|f| f.soft_delete)
-        .ok_or_else(|| Error::Unsupported(format!("{} has no soft_delete field", M::SCHEMA.name)))?;
+        .ok_or_else(|| {
+            Error::Unsupported(format!("{} has no soft_delete field", M::SCHEMA.name))
+        })?;
     let u = Update {
         table: M::SCHEMA.table,
         sets: vec![(M::SCHEMA.fields[idx].column, value.clone())],

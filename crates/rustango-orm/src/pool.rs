@@ -289,7 +289,8 @@ where
             Ok(v)
         }
         (Ok(Ok(v)), Some(sp)) => {
-            crate::exec::execute_raw(Target::Conn(&handle), &format!("RELEASE SAVEPOINT {sp}")).await?;
+            crate::exec::execute_raw(Target::Conn(&handle), &format!("RELEASE SAVEPOINT {sp}"))
+                .await?;
             Ok(v)
         }
         (Ok(Err(e)), None) => {
@@ -297,8 +298,11 @@ where
             Err(e)
         }
         (Ok(Err(e)), Some(sp)) => {
-            crate::exec::execute_raw(Target::Conn(&handle), &format!("ROLLBACK TO SAVEPOINT {sp}"))
-                .await?;
+            crate::exec::execute_raw(
+                Target::Conn(&handle),
+                &format!("ROLLBACK TO SAVEPOINT {sp}"),
+            )
+            .await?;
             Err(e)
         }
         (Err(panic), sp) => {
@@ -340,7 +344,9 @@ async fn finish(conn: &Conn, commit: bool) -> Result<(), Error> {
             }
         }
         TxState::Finished => {
-            return Err(Error::Unsupported("the transaction has already finished".into()));
+            return Err(Error::Unsupported(
+                "the transaction has already finished".into(),
+            ));
         }
     }
     Ok(())

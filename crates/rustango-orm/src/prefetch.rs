@@ -132,7 +132,11 @@ impl<M: Model> PrefetchQuerySet<M> {
                 continue;
             }
             match p {
-                Plan::Reverse { entry, fk, fk_index } => {
+                Plan::Reverse {
+                    entry,
+                    fk,
+                    fk_index,
+                } => {
                     let child = entry.schema;
                     let mut s = Select::new(child.table);
                     let kinds: Vec<ValueKind> = child.fields.iter().map(|f| f.kind).collect();
@@ -197,7 +201,8 @@ impl<M: Model> Prefetched<M> {
     /// The prefetched rows of reverse relation `name` that point at `parent` (empty when
     /// there are none, or when `C` is not the relation's model).
     pub fn children<C: Model>(&self, parent: &M, name: &str) -> Vec<&C> {
-        let (Some(Loaded::Reverse(map)), Some(pk)) = (self.loaded.get(name), parent.pk_value()) else {
+        let (Some(Loaded::Reverse(map)), Some(pk)) = (self.loaded.get(name), parent.pk_value())
+        else {
             return Vec::new();
         };
         map.get(&key_of(&pk))

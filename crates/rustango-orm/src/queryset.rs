@@ -15,8 +15,8 @@ use crate::{Error, Executor};
 
 /// Table aliases used when a query joins related tables.
 const ALIASES: [&str; 16] = [
-    "t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11", "t12", "t13",
-    "t14", "t15",
+    "t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11", "t12", "t13", "t14",
+    "t15",
 ];
 
 /// A lazy query over the rows of `M` (`Post::objects()`).
@@ -54,7 +54,10 @@ impl<M: Model> Clone for QuerySet<M> {
             related: self.related.clone(),
             with_deleted: self.with_deleted,
             only_deleted: self.only_deleted,
-            error: self.error.as_ref().map(|e| Error::Unsupported(e.to_string())),
+            error: self
+                .error
+                .as_ref()
+                .map(|e| Error::Unsupported(e.to_string())),
             _model: PhantomData,
         }
     }
@@ -317,7 +320,14 @@ impl<M: Model> QuerySet<M> {
         }
         if joined {
             let mut next = 1;
-            add_related(&mut select, &mut kinds, ALIASES[0], schema, &self.related, &mut next)?;
+            add_related(
+                &mut select,
+                &mut kinds,
+                ALIASES[0],
+                schema,
+                &self.related,
+                &mut next,
+            )?;
         }
         select.filter = self.effective_filter();
         select.order_by = self.order.clone();
@@ -438,7 +448,9 @@ impl<M: Model> QuerySet<M> {
         s.limit = Some(1);
         s.offset = self.offset;
         let (sql, params) = s.render(target.dialect());
-        Ok(!exec::fetch_all(target, sql, params, &[pk.kind]).await?.is_empty())
+        Ok(!exec::fetch_all(target, sql, params, &[pk.kind])
+            .await?
+            .is_empty())
     }
 
     async fn aggregate_one<'e>(
@@ -478,12 +490,18 @@ impl<M: Model> QuerySet<M> {
         C::Value: FieldValue,
     {
         let kind = <C::Value as FieldValue>::KIND;
-        let v = self.aggregate_one(AggFunc::Sum, column.col(), kind, exec).await?;
+        let v = self
+            .aggregate_one(AggFunc::Sum, column.col(), kind, exec)
+            .await?;
         Ok(Option::<<C::Value as FieldValue>::Compare>::from_value(v)?)
     }
 
     /// The average of a numeric column as `f64` (`None` when no row matches).
-    pub async fn avg<'e, C: Column>(self, column: C, exec: impl Executor<'e>) -> Result<Option<f64>, Error> {
+    pub async fn avg<'e, C: Column>(
+        self,
+        column: C,
+        exec: impl Executor<'e>,
+    ) -> Result<Option<f64>, Error> {
         let v = self
             .aggregate_one(AggFunc::Avg, column.col(), ValueKind::F64, exec)
             .await?;
@@ -497,7 +515,9 @@ impl<M: Model> QuerySet<M> {
         exec: impl Executor<'e>,
     ) -> Result<Option<<C::Value as FieldValue>::Compare>, Error> {
         let kind = <C::Value as FieldValue>::KIND;
-        let v = self.aggregate_one(AggFunc::Min, column.col(), kind, exec).await?;
+        let v = self
+            .aggregate_one(AggFunc::Min, column.col(), kind, exec)
+            .await?;
         Ok(Option::<<C::Value as FieldValue>::Compare>::from_value(v)?)
     }
 
@@ -508,7 +528,9 @@ impl<M: Model> QuerySet<M> {
         exec: impl Executor<'e>,
     ) -> Result<Option<<C::Value as FieldValue>::Compare>, Error> {
         let kind = <C::Value as FieldValue>::KIND;
-        let v = self.aggregate_one(AggFunc::Max, column.col(), kind, exec).await?;
+        let v = self
+            .aggregate_one(AggFunc::Max, column.col(), kind, exec)
+            .await?;
         Ok(Option::<<C::Value as FieldValue>::Compare>::from_value(v)?)
     }
 
@@ -544,7 +566,11 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Chosen columns as rows of values, like Django's `values_list()`.
-    pub async fn values_list<'e>(mut self, names: &[&str], exec: impl Executor<'e>) -> Result<Vec<Vec<Value>>, Error> {
+    pub async fn values_list<'e>(
+        mut self,
+        names: &[&str],
+        exec: impl Executor<'e>,
+    ) -> Result<Vec<Vec<Value>>, Error> {
         let fields = self.pick(names)?;
         self.values_rows(&fields, exec).await
     }
@@ -562,11 +588,15 @@ impl<M: Model> QuerySet<M> {
         let rows = self.values_list(&[name], exec).await?;
         rows.into_iter()
             .map(|r| {
-                let v = r.into_iter().next().ok_or(rustango_core::Error::MissingColumn)?;
+                let v = r
+                    .into_iter()
+                    .next()
+                    .ok_or(rustango_core::Error::MissingColumn)?;
                 if v.is_null() && <C::Value as FieldValue>::NULLABLE {
                     return Err(Error::InvalidValue {
                         field: name.to_owned(),
-                        reason: "NULL in a flat values list: filter it out with is_not_null()".into(),
+                        reason: "NULL in a flat values list: filter it out with is_not_null()"
+                            .into(),
                     });
                 }
                 Ok(<<C::Value as FieldValue>::Compare as FieldValue>::from_value(v)?)
@@ -660,7 +690,9 @@ impl<M: Model> UpdateQuery<M> {
     /// Sets `column` to `value` on every matching row.
     pub fn set<C: Column<Model = M>>(mut self, column: C, value: impl Into<C::Value>) -> Self {
         let v: C::Value = value.into();
-        let value = v.to_value().unwrap_or(Value::Null(<C::Value as FieldValue>::KIND));
+        let value = v
+            .to_value()
+            .unwrap_or(Value::Null(<C::Value as FieldValue>::KIND));
         self.sets.push((column.name(), value));
         self
     }
@@ -782,10 +814,12 @@ impl<M: Model> GroupedQuery<M> {
         let mut kinds = Vec::new();
         let mut names = Vec::new();
         for k in &self.keys {
-            let f = M::SCHEMA.field_by_column(k.column).ok_or_else(|| Error::UnknownField {
-                model: M::SCHEMA.name,
-                name: k.column.to_owned(),
-            })?;
+            let f = M::SCHEMA
+                .field_by_column(k.column)
+                .ok_or_else(|| Error::UnknownField {
+                    model: M::SCHEMA.name,
+                    name: k.column.to_owned(),
+                })?;
             s.items.push(SelectItem::Column(*k));
             kinds.push(f.kind);
             names.push(f.name);
@@ -842,9 +876,11 @@ impl<M: Model> GroupedQuery<M> {
             .await?
             .into_iter()
             .map(|m| {
-                serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| Error::InvalidValue {
-                    field: "annotate".into(),
-                    reason: e.to_string(),
+                serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| {
+                    Error::InvalidValue {
+                        field: "annotate".into(),
+                        reason: e.to_string(),
+                    }
                 })
             })
             .collect()

@@ -54,7 +54,8 @@ enum Signal {
 }
 
 type BoxFut = Pin<Box<dyn Future<Output = ()> + Send>>;
-type Handler = Arc<dyn Fn(&(dyn Any + Send + Sync), &(dyn Any + Send + Sync)) -> Option<BoxFut> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(&(dyn Any + Send + Sync), &(dyn Any + Send + Sync)) -> Option<BoxFut> + Send + Sync>;
 
 type Registry = HashMap<(TypeId, Signal), Vec<(ReceiverId, Handler)>>;
 
@@ -133,7 +134,35 @@ macro_rules! signal_fns {
     };
 }
 
-signal_fns!(connect_pre_save, send_pre_save, send_pre_save_dyn, PreSave, PreSaveContext, "`pre_save`");
-signal_fns!(connect_post_save, send_post_save, send_post_save_dyn, PostSave, PostSaveContext, "`post_save`");
-signal_fns!(connect_pre_delete, send_pre_delete, send_pre_delete_dyn, PreDelete, DeleteContext, "`pre_delete`");
-signal_fns!(connect_post_delete, send_post_delete, send_post_delete_dyn, PostDelete, DeleteContext, "`post_delete`");
+signal_fns!(
+    connect_pre_save,
+    send_pre_save,
+    send_pre_save_dyn,
+    PreSave,
+    PreSaveContext,
+    "`pre_save`"
+);
+signal_fns!(
+    connect_post_save,
+    send_post_save,
+    send_post_save_dyn,
+    PostSave,
+    PostSaveContext,
+    "`post_save`"
+);
+signal_fns!(
+    connect_pre_delete,
+    send_pre_delete,
+    send_pre_delete_dyn,
+    PreDelete,
+    DeleteContext,
+    "`pre_delete`"
+);
+signal_fns!(
+    connect_post_delete,
+    send_post_delete,
+    send_post_delete_dyn,
+    PostDelete,
+    DeleteContext,
+    "`post_delete`"
+);

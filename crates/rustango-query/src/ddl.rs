@@ -101,11 +101,7 @@ pub fn index_name(table: &str, columns: &[&str], unique: bool) -> String {
 /// `CREATE TABLE` for a model, including `CHECK` constraints (and foreign keys where
 /// the dialect declares them inline).
 pub fn create_table(d: &dyn Dialect, schema: &ModelSchema) -> String {
-    let mut parts: Vec<String> = schema
-        .fields
-        .iter()
-        .map(|f| column_def(d, f))
-        .collect();
+    let mut parts: Vec<String> = schema.fields.iter().map(|f| column_def(d, f)).collect();
     for c in schema.checks {
         parts.push(format!("CONSTRAINT {} CHECK ({})", q(d, c.name), c.expr));
     }
@@ -117,7 +113,13 @@ pub fn create_table(d: &dyn Dialect, schema: &ModelSchema) -> String {
 pub fn create_indexes(d: &dyn Dialect, schema: &ModelSchema) -> Vec<String> {
     let mut out = Vec::new();
     for f in schema.fields.iter().filter(|f| f.index && !f.unique) {
-        out.push(index_sql(d, schema.table, &index_name(schema.table, &[f.column], false), &[f.column], false));
+        out.push(index_sql(
+            d,
+            schema.table,
+            &index_name(schema.table, &[f.column], false),
+            &[f.column],
+            false,
+        ));
     }
     for ix in schema.indexes {
         out.push(index_sql(d, schema.table, ix.name, ix.columns, ix.unique));
@@ -126,7 +128,13 @@ pub fn create_indexes(d: &dyn Dialect, schema: &ModelSchema) -> Vec<String> {
 }
 
 /// One `CREATE [UNIQUE] INDEX` statement.
-pub fn index_sql(d: &dyn Dialect, table: &str, name: &str, columns: &[&str], unique: bool) -> String {
+pub fn index_sql(
+    d: &dyn Dialect,
+    table: &str,
+    name: &str,
+    columns: &[&str],
+    unique: bool,
+) -> String {
     let cols: Vec<String> = columns.iter().map(|c| q(d, c)).collect();
     format!(
         "CREATE {}INDEX {} ON {} ({})",

@@ -26,7 +26,5 @@ mod stmt;
 mod writer;
 
 pub use dialect::{Dialect, DialectKind, MySql, Postgres, Sqlite, quote_ident};
-pub use stmt::{
-    AggFunc, Delete, Insert, Join, OnConflict, OrderBy, Select, SelectItem, Update,
-};
+pub use stmt::{AggFunc, Delete, Insert, Join, OnConflict, OrderBy, Select, SelectItem, Update};
 pub use writer::SqlWriter;

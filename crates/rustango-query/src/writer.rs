@@ -1,8 +1,6 @@
 use rustango_core::{ColRef, Expr, LikeKind, Operand, Value};
 
-use crate::{
-    Delete, Dialect, DialectKind, Insert, Select, SelectItem, Update, quote_ident,
-};
+use crate::{Delete, Dialect, DialectKind, Insert, Select, SelectItem, Update, quote_ident};
 
 /// Accumulates SQL text and its bound parameters for one statement.
 #[derive(Debug)]
@@ -304,9 +302,7 @@ impl<'d> SqlWriter<'d> {
             (None, Some(o)) => match self.dialect.kind() {
                 // SQLite and MySQL need a LIMIT before OFFSET.
                 DialectKind::Sqlite => self.push(&format!(" LIMIT -1 OFFSET {o}")),
-                DialectKind::MySql => {
-                    self.push(&format!(" LIMIT 18446744073709551615 OFFSET {o}"))
-                }
+                DialectKind::MySql => self.push(&format!(" LIMIT 18446744073709551615 OFFSET {o}")),
                 _ => self.push(&format!(" OFFSET {o}")),
             },
             (None, None) => {}

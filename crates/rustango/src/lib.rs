@@ -53,7 +53,7 @@ pub mod sql {
         Prefetched, QuerySet, Target, Tx, UpdateQuery, create_statements, create_tables,
         drop_tables, transaction,
     };
-    pub use rustango_orm::Fetcher;
+    pub use rustango_orm::{Fetcher, raw};
     pub use rustango_query::DialectKind;
 }
 
