@@ -1,23 +1,34 @@
 use crate::{Error, FieldValue, ModelSchema, Value};
 
 /// Reads a row's values in the order the query selected them.
-#[derive(Debug)]
+///
+/// The buffer can be refilled for the next row ([`ValueReader::refill`]), so decoding a
+/// result set allocates one buffer, not one per row.
+#[derive(Debug, Default)]
 pub struct ValueReader {
-    values: std::vec::IntoIter<Value>,
+    values: Vec<Value>,
+    pos: usize,
 }
 
 impl ValueReader {
     /// A reader over one row's values.
     pub fn new(values: Vec<Value>) -> Self {
-        ValueReader {
-            values: values.into_iter(),
-        }
+        ValueReader { values, pos: 0 }
+    }
+
+    /// Empties the reader and returns its buffer, to be filled with the next row.
+    pub fn refill(&mut self) -> &mut Vec<Value> {
+        self.values.clear();
+        self.pos = 0;
+        &mut self.values
     }
 
     /// The next column.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Value, Error> {
-        self.values.next().ok_or(Error::MissingColumn)
+        let slot = self.values.get_mut(self.pos).ok_or(Error::MissingColumn)?;
+        self.pos += 1;
+        Ok(std::mem::replace(slot, Value::Null(crate::ValueKind::Bool)))
     }
 
     /// The next column converted to a field type.
@@ -33,15 +44,16 @@ impl ValueReader {
 
     /// Skips `n` columns.
     pub fn skip(&mut self, n: usize) -> Result<(), Error> {
-        for _ in 0..n {
-            self.next()?;
+        if self.remaining() < n {
+            return Err(Error::MissingColumn);
         }
+        self.pos += n;
         Ok(())
     }
 
     /// How many columns are left.
     pub fn remaining(&self) -> usize {
-        self.values.len()
+        self.values.len() - self.pos
     }
 }
 

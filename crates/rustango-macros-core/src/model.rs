@@ -97,6 +97,16 @@ struct FieldAttrs {
     related_name: Option<String>,
     on_delete: Option<(String, Span)>,
     first_span: Option<Span>,
+    /// The span of each option given, so errors point at the option itself.
+    spans: std::collections::HashMap<String, Span>,
+}
+
+impl FieldAttrs {
+    fn span_of(&self, keys: &[&str], fallback: Span) -> Span {
+        keys.iter()
+            .find_map(|k| self.spans.get(*k).copied())
+            .unwrap_or(fallback)
+    }
 }
 
 struct FieldInfo {
@@ -299,6 +309,7 @@ fn parse_field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
         out.first_span.get_or_insert(attr.span());
         attr.parse_nested_meta(|meta| {
             let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            out.spans.insert(key.clone(), meta.path.span());
             match key.as_str() {
                 "primary_key" => out.primary_key = true,
                 "index" => out.index = true,
@@ -452,7 +463,7 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
         }
         if (fa.auto_now_add || fa.auto_now || fa.auto_uuid) && !is_auto {
             return Err(syn::Error::new(
-                span,
+                fa.span_of(&["auto_now_add", "auto_now", "auto_uuid"], span),
                 "`auto_now_add`, `auto_now` and `auto_uuid` need an `Auto<T>` field",
             ));
         }
@@ -470,7 +481,7 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
         }
         if !is_fk && (fa.related_name.is_some() || fa.on_delete.is_some()) {
             return Err(syn::Error::new(
-                span,
+                fa.span_of(&["related_name", "on_delete"], span),
                 "`related_name` and `on_delete` apply to `ForeignKey<T>` fields only",
             ));
         }

@@ -191,8 +191,14 @@ impl From<sqlx::Error> for Error {
                             reason: message,
                         }
                     }
-                    (_, Some("57014")) => Error::Timeout(source),
-                    (_, Some(c)) if c.starts_with("08") => Error::ConnectionLost(source),
+                    // PostgreSQL statement/lock timeouts; SQLite busy or locked.
+                    (_, Some("57014" | "55P03" | "5" | "6" | "517")) => Error::Timeout(source),
+                    // Connection failures and server shutdowns (admin, crash, cannot connect now).
+                    (_, Some(c))
+                        if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03") =>
+                    {
+                        Error::ConnectionLost(source)
+                    }
                     _ => Error::Database {
                         code,
                         message,

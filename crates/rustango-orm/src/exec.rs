@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use rustango_core::{Value, ValueKind};
+use rustango_core::{Value, ValueKind, ValueReader};
 use sqlx::{AssertSqlSafe, Row as _};
 
 use crate::Error;
@@ -86,8 +86,11 @@ mod pg {
         q
     }
 
-    pub(super) fn decode(row: &PgRow, kinds: &[ValueKind]) -> Result<Vec<Value>, Error> {
-        let mut out = Vec::with_capacity(kinds.len());
+    pub(super) fn decode(
+        row: &PgRow,
+        kinds: &[ValueKind],
+        out: &mut Vec<Value>,
+    ) -> Result<(), Error> {
         for (i, k) in kinds.iter().enumerate() {
             macro_rules! get {
                 ($t:ty, $var:ident) => {
@@ -112,7 +115,7 @@ mod pg {
                 _ => get!(String, String),
             });
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -151,8 +154,11 @@ mod lite {
         q
     }
 
-    pub(super) fn decode(row: &SqliteRow, kinds: &[ValueKind]) -> Result<Vec<Value>, Error> {
-        let mut out = Vec::with_capacity(kinds.len());
+    pub(super) fn decode(
+        row: &SqliteRow,
+        kinds: &[ValueKind],
+        out: &mut Vec<Value>,
+    ) -> Result<(), Error> {
         for (i, k) in kinds.iter().enumerate() {
             macro_rules! get {
                 ($t:ty, $var:ident) => {
@@ -195,7 +201,7 @@ mod lite {
                 _ => get!(String, String),
             });
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -218,43 +224,68 @@ pub(crate) async fn fetch_all(
     params: Vec<Value>,
     kinds: &[ValueKind],
 ) -> Result<Vec<Vec<Value>>, Error> {
+    fetch_map(target, sql, params, kinds, |r| {
+        let mut row = Vec::with_capacity(r.remaining());
+        while r.remaining() > 0 {
+            row.push(r.next()?);
+        }
+        Ok(row)
+    })
+    .await
+}
+
+/// Runs a query and maps every row, read as values of the given kinds, with `f`. One
+/// buffer serves every row.
+pub(crate) async fn fetch_map<T>(
+    target: Target<'_>,
+    sql: String,
+    params: Vec<Value>,
+    kinds: &[ValueKind],
+    mut f: impl FnMut(&mut ValueReader) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
     params.iter().try_for_each(check_text)?;
     count(&target);
     log(&sql);
+    use futures_util::TryStreamExt;
+    let mut reader = ValueReader::default();
+    // Rows are decoded as they arrive, overlapping our work with the database's.
+    macro_rules! map_rows {
+        ($stream:expr, $decode:path) => {{
+            let mut stream = $stream;
+            let mut out = Vec::new();
+            while let Some(r) = stream.try_next().await? {
+                $decode(&r, kinds, reader.refill())?;
+                out.push(f(&mut reader)?);
+            }
+            Ok(out)
+        }};
+    }
     match target {
         Target::Pool(pool) => match &pool.kind {
             #[cfg(feature = "postgres")]
-            PoolKind::Postgres(p) => {
-                let rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
-                    .fetch_all(p)
-                    .await?;
-                rows.iter().map(|r| pg::decode(r, kinds)).collect()
-            }
+            PoolKind::Postgres(p) => map_rows!(
+                pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(p),
+                pg::decode
+            ),
             #[cfg(feature = "sqlite")]
-            PoolKind::Sqlite(p) => {
-                let rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
-                    .fetch_all(p)
-                    .await?;
-                rows.iter().map(|r| lite::decode(r, kinds)).collect()
-            }
+            PoolKind::Sqlite(p) => map_rows!(
+                lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(p),
+                lite::decode
+            ),
         },
         Target::Conn(conn) => {
             let mut guard = conn.state.lock().await;
             match &mut *guard {
                 #[cfg(feature = "postgres")]
-                TxState::Postgres(tx) => {
-                    let rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
-                        .fetch_all(&mut **tx)
-                        .await?;
-                    rows.iter().map(|r| pg::decode(r, kinds)).collect()
-                }
+                TxState::Postgres(tx) => map_rows!(
+                    pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **tx),
+                    pg::decode
+                ),
                 #[cfg(feature = "sqlite")]
-                TxState::Sqlite(tx) => {
-                    let rows = lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
-                        .fetch_all(&mut **tx)
-                        .await?;
-                    rows.iter().map(|r| lite::decode(r, kinds)).collect()
-                }
+                TxState::Sqlite(tx) => map_rows!(
+                    lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **tx),
+                    lite::decode
+                ),
                 TxState::Finished => Err(Error::Unsupported(
                     "the transaction has already finished".into(),
                 )),
@@ -336,7 +367,10 @@ pub(crate) fn stream(
                     PoolKind::Postgres(p) => {
                         let mut rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&p);
                         while let Some(r) = rows.next().await {
-                            let item = r.map_err(Error::from).and_then(|r| pg::decode(&r, &kinds));
+                            let item = r.map_err(Error::from).and_then(|r| {
+                                let mut v = Vec::with_capacity(kinds.len());
+                                pg::decode(&r, &kinds, &mut v).map(|()| v)
+                            });
                             if tx.send(item).await.is_err() {
                                 break;
                             }
@@ -347,9 +381,10 @@ pub(crate) fn stream(
                         let mut rows =
                             lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&p);
                         while let Some(r) = rows.next().await {
-                            let item = r
-                                .map_err(Error::from)
-                                .and_then(|r| lite::decode(&r, &kinds));
+                            let item = r.map_err(Error::from).and_then(|r| {
+                                let mut v = Vec::with_capacity(kinds.len());
+                                lite::decode(&r, &kinds, &mut v).map(|()| v)
+                            });
                             if tx.send(item).await.is_err() {
                                 break;
                             }
@@ -368,7 +403,10 @@ pub(crate) fn stream(
                         let mut rows =
                             pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
                         while let Some(r) = rows.next().await {
-                            let item = r.map_err(Error::from).and_then(|r| pg::decode(&r, &kinds));
+                            let item = r.map_err(Error::from).and_then(|r| {
+                                let mut v = Vec::with_capacity(kinds.len());
+                                pg::decode(&r, &kinds, &mut v).map(|()| v)
+                            });
                             if tx.send(item).await.is_err() {
                                 break;
                             }
@@ -379,9 +417,10 @@ pub(crate) fn stream(
                         let mut rows =
                             lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
                         while let Some(r) = rows.next().await {
-                            let item = r
-                                .map_err(Error::from)
-                                .and_then(|r| lite::decode(&r, &kinds));
+                            let item = r.map_err(Error::from).and_then(|r| {
+                                let mut v = Vec::with_capacity(kinds.len());
+                                lite::decode(&r, &kinds, &mut v).map(|()| v)
+                            });
                             if tx.send(item).await.is_err() {
                                 break;
                             }

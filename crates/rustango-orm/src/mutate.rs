@@ -64,6 +64,9 @@ fn pk_filter<M: Model>(pk: Value) -> Expr {
 /// Fills `auto_now*`/`auto_uuid` fields that the ORM assigns on insert.
 fn fill_insert_values<M: Model>(m: &mut M, now: DateTime<Utc>) -> Result<(), Error> {
     for (i, f) in M::SCHEMA.fields.iter().enumerate() {
+        if !f.filled_on_insert() {
+            continue;
+        }
         let unset = m.value_at(i).is_none();
         if f.auto_now || (f.auto_now_add && unset) {
             m.set_value_at(i, Value::DateTime(now))?;
@@ -94,7 +97,7 @@ fn returning_cols<M: Model>(m: &M) -> Vec<&'static str> {
         .fields
         .iter()
         .enumerate()
-        .filter(|(i, _)| m.value_at(*i).is_none())
+        .filter(|(i, f)| f.auto && m.value_at(*i).is_none())
         .map(|(_, f)| f.column)
         .collect()
 }
@@ -310,7 +313,12 @@ pub async fn upsert<'e, M: Model>(
         .iter()
         .copied()
         .filter(|c| !target_cols.contains(c) && *c != pk_col)
-        .filter(|c| M::SCHEMA.field_by_column(c).is_none_or(|f| !f.auto_now_add))
+        // The stored row keeps its creation time and its generated UUID.
+        .filter(|c| {
+            M::SCHEMA
+                .field_by_column(c)
+                .is_none_or(|f| !f.auto_now_add && !f.auto_uuid)
+        })
         .collect();
     let update = if update.is_empty() {
         // Nothing else to change: a no-op update still returns the stored row.
@@ -318,7 +326,14 @@ pub async fn upsert<'e, M: Model>(
     } else {
         update
     };
-    let returning = vec![pk_col];
+    let mut returning = vec![pk_col];
+    returning.extend(
+        M::SCHEMA
+            .fields
+            .iter()
+            .filter(|f| (f.auto_now_add || f.auto_uuid) && f.column != pk_col)
+            .map(|f| f.column),
+    );
     write_back(
         m,
         target,

@@ -30,16 +30,62 @@ pub struct Pool {
     pub(crate) queries: Arc<AtomicU64>,
 }
 
+/// Connection settings for [`Pool::connect_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PoolOptions {
+    /// The most connections open at once (default: 10 for PostgreSQL, 8 for an SQLite
+    /// file; an in-memory SQLite database always has exactly one).
+    pub max_connections: Option<u32>,
+    /// How long a query waits for a free connection before `Error::Timeout`.
+    pub acquire_timeout: std::time::Duration,
+    /// How long SQLite waits for another writer's lock before `Error::Timeout`.
+    pub busy_timeout: std::time::Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: None,
+            acquire_timeout: std::time::Duration::from_secs(10),
+            busy_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+impl PoolOptions {
+    /// Sets [`max_connections`](Self::max_connections).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+    /// Sets [`acquire_timeout`](Self::acquire_timeout).
+    pub fn acquire_timeout(mut self, d: std::time::Duration) -> Self {
+        self.acquire_timeout = d;
+        self
+    }
+    /// Sets [`busy_timeout`](Self::busy_timeout).
+    pub fn busy_timeout(mut self, d: std::time::Duration) -> Self {
+        self.busy_timeout = d;
+        self
+    }
+}
+
 impl Pool {
     /// Opens a pool from a URL: `postgres://user@host/db`, `sqlite://file.db?mode=rwc`
     /// or `sqlite::memory:` (one shared connection, so every query sees one database).
     pub async fn connect(url: &str) -> Result<Pool, Error> {
+        Self::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// Opens a pool from a URL with explicit [`PoolOptions`].
+    pub async fn connect_with(url: &str, options: PoolOptions) -> Result<Pool, Error> {
         let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
             {
                 let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(10)
-                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .max_connections(options.max_connections.unwrap_or(10))
+                    .acquire_timeout(options.acquire_timeout)
                     .connect(url)
                     .await?;
                 PoolKind::Postgres(pool)
@@ -55,9 +101,10 @@ impl Pool {
                 let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
                     .map_err(|e| Error::BadUrl(e.to_string()))?
                     .foreign_keys(true)
-                    .busy_timeout(std::time::Duration::from_secs(10));
+                    .busy_timeout(options.busy_timeout);
                 let memory = url.contains(":memory:") || url.contains("mode=memory");
-                let mut po = sqlx::sqlite::SqlitePoolOptions::new();
+                let mut po =
+                    sqlx::sqlite::SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
                 if memory {
                     // Each connection to `:memory:` is its own database: keep exactly one.
                     po = po
@@ -66,7 +113,7 @@ impl Pool {
                         .idle_timeout(None)
                         .max_lifetime(None);
                 } else {
-                    po = po.max_connections(8);
+                    po = po.max_connections(options.max_connections.unwrap_or(8));
                 }
                 let opts = if memory {
                     opts

@@ -345,16 +345,30 @@ impl<M: Model> QuerySet<M> {
         Ok((select, kinds))
     }
 
+    /// The SQL and parameters this query set runs for `fetch` on `dialect` (Django's
+    /// `str(qs.query)`), for logs and tests.
+    pub fn to_sql(
+        &self,
+        dialect: &dyn rustango_query::Dialect,
+    ) -> Result<(String, Vec<Value>), Error> {
+        if let Some(e) = &self.error {
+            return Err(Error::Unsupported(e.to_string()));
+        }
+        let (select, _) = self.build()?;
+        Ok(select.render(dialect))
+    }
+
     /// Runs the query and returns every row.
     pub async fn fetch<'e>(mut self, exec: impl Executor<'e>) -> Result<Vec<M>, Error> {
         self.take_error()?;
         let target = exec.target();
         let (select, kinds) = self.build()?;
         let (sql, params) = select.render(target.dialect());
-        let rows = exec::fetch_all(target, sql, params, &kinds).await?;
-        rows.into_iter()
-            .map(|r| M::from_reader(&mut ValueReader::new(r), &self.related).map_err(Error::from))
-            .collect()
+        let related = &self.related;
+        exec::fetch_map(target, sql, params, &kinds, |r| {
+            M::from_reader(r, related).map_err(Error::from)
+        })
+        .await
     }
 
     /// Streams the rows one by one with flat memory, for result sets too large to hold.

@@ -49,9 +49,9 @@ pub mod query {
 /// The ORM: pools, query sets, mutations, transactions, relations and DDL.
 pub mod sql {
     pub use rustango_orm::{
-        Agg, Conn, Error, Executor, ForeignKey, GroupedQuery, ManyToMany, Pool, PrefetchQuerySet,
-        Prefetched, QuerySet, Target, Tx, UpdateQuery, create_statements, create_tables,
-        drop_tables, transaction,
+        Agg, Conn, Error, Executor, ForeignKey, GroupedQuery, ManyToMany, Pool, PoolOptions,
+        PrefetchQuerySet, Prefetched, QuerySet, Target, Tx, UpdateQuery, create_statements,
+        create_tables, drop_tables, transaction,
     };
     pub use rustango_orm::{Fetcher, raw};
     pub use rustango_query::DialectKind;

@@ -129,3 +129,44 @@ async fn bad_urls_are_typed_errors() {
         "missing table is a database error: {sql:?}"
     );
 }
+
+backend_test!(
+    async fn timeouts_and_lost_connections_are_typed(pool) {
+        setup(&pool).await?;
+        match pool.backend() {
+            rustango_orm::DialectKind::Postgres => {
+                let r = rustango_orm::transaction(&pool, |mut conn| async move {
+                    rustango_orm::raw::execute(&mut *conn, "SET LOCAL statement_timeout = 50", vec![]).await?;
+                    rustango_orm::raw::execute(&mut *conn, "SELECT pg_sleep(2)", vec![]).await?;
+                    Ok(())
+                })
+                .await;
+                assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+                let r = rustango_orm::transaction(&pool, |mut conn| async move {
+                    rustango_orm::raw::execute(&mut *conn, "SELECT pg_terminate_backend(pg_backend_pid())", vec![])
+                        .await?;
+                    Ok(())
+                })
+                .await;
+                assert!(matches!(r, Err(Error::ConnectionLost(_))), "{r:?}");
+            }
+            _ => {
+                // One connection, held by a transaction: the next query gives up waiting.
+                let opts = rustango_orm::PoolOptions::default()
+                    .acquire_timeout(std::time::Duration::from_millis(200));
+                let small = Pool::connect_with("sqlite::memory:", opts).await?;
+                let s2 = small.clone();
+                let r = rustango_orm::transaction(&small, |_conn| async move {
+                    rustango_orm::raw::execute(&s2, "SELECT 1", vec![]).await?;
+                    Ok(())
+                })
+                .await;
+                assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+                rustango_orm::raw::execute(&small, "SELECT 1", vec![]).await?;
+            }
+        }
+        // The pool recovers.
+        assert_eq!(Tag::objects().count(&pool).await?, 0);
+        Ok(())
+    }
+);

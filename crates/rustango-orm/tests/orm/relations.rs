@@ -35,9 +35,8 @@ backend_test!(
         for p in &posts {
             let author = p.author.loaded().expect("author joined");
             assert_eq!(author.id.get(), Some(p.author.key()));
-            match &author.country {
-                Some(c) => assert_eq!(c.loaded().expect("country joined").name, "France"),
-                None => {}
+            if let Some(c) = &author.country {
+                assert_eq!(c.loaded().expect("country joined").name, "France");
             }
         }
         let with_country = posts

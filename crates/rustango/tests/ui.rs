@@ -1,0 +1,11 @@
+//! Compile-time checks of `#[derive(Model)]`: what must compile, and the errors (with
+//! their spans) for what must not.
+
+#[test]
+fn derive_model_ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/pass_full_model.rs");
+    t.compile_fail("tests/ui/unknown_attribute.rs");
+    t.compile_fail("tests/ui/not_a_field.rs");
+    t.compile_fail("tests/ui/wrong_field_type.rs");
+}

@@ -1,0 +1,266 @@
+//! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! Commands:
+//! - `test-pg [cargo test args] [-- test binary args]`: the PostgreSQL suites.
+//! - `pg-url [--throwaway]`: print the PostgreSQL URL `test-pg` would use.
+//! - `check-tiers`: the tier rule of CONVENTIONS §2 (also run by `cargo test`).
+
+mod pg;
+mod tiers;
+
+use std::env;
+use std::ffi::OsString;
+use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+
+use anyhow::{Context as _, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test-pg [ARGS] [-- TEST-ARGS]  run the PostgreSQL test suites; ARGS go to `cargo test`,
+                                 TEST-ARGS to the test binaries. Uses DATABASE_URL when it
+                                 is a postgres URL, else a server on 127.0.0.1:5432, else
+                                 starts one (pg_ctlcluster, or a throwaway initdb cluster)
+  pg-url [--throwaway]           print the PostgreSQL URL test-pg would use (--throwaway:
+                                 create, start and stop a throwaway cluster, as a check)
+                                 XTASK_PG_THROWAWAY=1 forces a throwaway cluster in both
+  check-tiers                    check the crate tier rule (CONVENTIONS section 2)
+  help                           print this message";
+
+/// An external service a test suite needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    /// PostgreSQL, passed to the tests as `DATABASE_URL`.
+    Postgres,
+}
+
+/// A test suite against a real service: `cargo test -p PACKAGE --features FEATURES
+/// --tests -- FILTER`.
+#[derive(Debug)]
+struct Suite {
+    service: Service,
+    package: &'static str,
+    features: &'static str,
+    filter: &'static str,
+}
+
+/// Every suite that needs a service. Add `test-redis`, `test-mysql`, … suites here.
+const SUITES: &[Suite] = &[Suite {
+    service: Service::Postgres,
+    package: "rustango-orm",
+    features: "__test-pg",
+    filter: "postgres",
+}];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "test-pg" => test_pg(rest),
+        "pg-url" => pg_url(rest),
+        "check-tiers" if rest.is_empty() => check_tiers(),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            eprintln!(
+                "xtask: unknown command or arguments: {other} {}\n",
+                rest.join(" ")
+            );
+            eprintln!("{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+    };
+    result.unwrap_or_else(|err| {
+        eprintln!("xtask: error: {err:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `XTASK_PG_THROWAWAY=1` skips DATABASE_URL and running servers and makes a
+/// throwaway cluster (to exercise that path on a machine that has PostgreSQL running).
+fn env_forces_throwaway() -> bool {
+    env::var_os("XTASK_PG_THROWAWAY").is_some_and(|v| v == "1")
+}
+
+/// Where cargo puts build output (throwaway clusters live under it too).
+fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+fn test_pg(args: &[String]) -> Result<ExitCode> {
+    let root = tiers::workspace_root();
+    let postgres = pg::resolve(&target_dir(&root), env_forces_throwaway())?;
+    eprintln!(
+        "xtask: PostgreSQL: {} -> DATABASE_URL={}",
+        postgres.how,
+        pg::redact(&postgres.url)
+    );
+    let code = run_suites(
+        &root,
+        Service::Postgres,
+        &[("DATABASE_URL", &postgres.url)],
+        args,
+    );
+    drop(postgres); // stops a throwaway cluster, also when the suites failed
+    code
+}
+
+fn pg_url(args: &[String]) -> Result<ExitCode> {
+    let force_throwaway = match args {
+        [] => false,
+        [flag] if flag == "--throwaway" => true,
+        _ => {
+            eprintln!("{USAGE}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let root = tiers::workspace_root();
+    let postgres = pg::resolve(
+        &target_dir(&root),
+        force_throwaway || env_forces_throwaway(),
+    )?;
+    eprintln!("xtask: PostgreSQL: {}", postgres.how);
+    println!("{}", postgres.url);
+    if postgres.is_throwaway() {
+        drop(postgres);
+        eprintln!("xtask: (test-pg keeps such a cluster running for the whole run)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every suite of `service` with `envs` set; returns the first failing exit code.
+fn run_suites(
+    root: &Path,
+    service: Service,
+    envs: &[(&str, &str)],
+    args: &[String],
+) -> Result<ExitCode> {
+    // `cargo xtask test-pg --release -- --nocapture`: before `--` to cargo, after it to
+    // the test binaries (after the suite's filter).
+    let (cargo_args, test_args) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut failed = Vec::new();
+    let mut first_code = None;
+    for suite in SUITES.iter().filter(|s| s.service == service) {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(root)
+            .args([
+                "test",
+                "-p",
+                suite.package,
+                "--features",
+                suite.features,
+                "--tests",
+            ])
+            .args(cargo_args)
+            .arg("--")
+            .arg(suite.filter)
+            .args(test_args);
+        for (key, value) in envs {
+            cmd.env(key, value);
+        }
+        let shown: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        eprintln!("xtask: running `cargo {}`", shown.join(" "));
+        let (status, passed) = run_counting_tests(&mut cmd)
+            .with_context(|| format!("running {}", cargo.to_string_lossy()))?;
+        if !status.success() {
+            failed.push(suite.package);
+            first_code.get_or_insert(status.code().unwrap_or(1));
+        } else if passed == 0 && !test_args.iter().any(|a| a == "--list") {
+            // A suite that runs nothing must not look green (CONVENTIONS §9).
+            eprintln!(
+                "xtask: error: no test of {} matched the filter `{}`",
+                suite.package, suite.filter
+            );
+            failed.push(suite.package);
+            first_code.get_or_insert(1);
+        }
+    }
+    match first_code {
+        None => {
+            eprintln!("xtask: {service:?} suites passed");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(code) => {
+            eprintln!("xtask: {service:?} suites failed: {}", failed.join(", "));
+            Ok(ExitCode::from(
+                u8::try_from(code).ok().filter(|&c| c != 0).unwrap_or(1),
+            ))
+        }
+    }
+}
+
+/// Runs a `cargo test` command, passing its stdout through, and adds up the
+/// `N passed` of its `test result:` lines.
+fn run_counting_tests(cmd: &mut Command) -> Result<(ExitStatus, u64)> {
+    let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut out = io::stdout().lock();
+    let mut passed = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        writeln!(out, "{line}")?;
+        out.flush()?;
+        passed += passed_count(&line).unwrap_or(0);
+    }
+    Ok((child.wait()?, passed))
+}
+
+/// `test result: ok. 3 passed; 0 failed; ...` -> 3.
+fn passed_count(line: &str) -> Option<u64> {
+    let rest = line.trim_start().strip_prefix("test result:")?;
+    let before = rest.split(" passed").next()?;
+    before.rsplit(' ').next()?.parse().ok()
+}
+
+fn check_tiers() -> Result<ExitCode> {
+    eprintln!("xtask: checking the tier rule (cargo metadata --all-features, deny.toml)");
+    let (checked, problems) = tiers::check_workspace()?;
+    if problems.is_empty() {
+        println!("tier rule holds: {checked} tiered workspace crates checked");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("tier rule violated ({} problems):", problems.len());
+        for problem in &problems {
+            println!("  {problem}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passed_count;
+
+    #[test]
+    fn counts_passed_tests() {
+        assert_eq!(
+            passed_count(
+                "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 3 filtered out; finished in 0.25s"
+            ),
+            Some(12)
+        );
+        assert_eq!(
+            passed_count("test result: FAILED. 0 passed; 1 failed; 0 ignored"),
+            Some(0)
+        );
+        assert_eq!(passed_count("running 3 tests"), None);
+    }
+}
