@@ -264,3 +264,45 @@ mod tests {
         assert_eq!(passed_count("running 3 tests"), None);
     }
 }
+
+/// The book includes its code samples from files that CI compiles
+/// (`{{#include path:anchor}}`); this checks that every include names an existing file
+/// and anchor, so a renamed anchor cannot silently empty a chapter.
+#[cfg(test)]
+mod book_includes {
+    use std::path::Path;
+
+    #[test]
+    fn every_include_resolves() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let src = root.join("book/src");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&src).expect("book/src") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("chapter");
+            for (_, rest) in text
+                .match_indices("{{#include ")
+                .map(|(i, _)| ((), &text[i + 11..]))
+            {
+                let spec = &rest[..rest.find("}}").expect("closing braces")];
+                let (file, anchor) = spec.split_once(':').unwrap_or((spec, ""));
+                let target = src.join(file);
+                let body = std::fs::read_to_string(&target)
+                    .unwrap_or_else(|e| panic!("{}: include {file}: {e}", path.display()));
+                if !anchor.is_empty() {
+                    assert!(
+                        body.contains(&format!("ANCHOR: {anchor}"))
+                            && body.contains(&format!("ANCHOR_END: {anchor}")),
+                        "{}: anchor `{anchor}` missing in {file}",
+                        path.display()
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "the book includes no samples");
+    }
+}

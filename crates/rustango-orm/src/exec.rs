@@ -224,7 +224,7 @@ pub(crate) async fn fetch_all(
     params: Vec<Value>,
     kinds: &[ValueKind],
 ) -> Result<Vec<Vec<Value>>, Error> {
-    fetch_map(target, sql, params, kinds, |r| {
+    fetch_map(target, sql, params, kinds, None, |r| {
         let mut row = Vec::with_capacity(r.remaining());
         while r.remaining() > 0 {
             row.push(r.next()?);
@@ -235,14 +235,20 @@ pub(crate) async fn fetch_all(
 }
 
 /// Runs a query and maps every row, read as values of the given kinds, with `f`. One
-/// buffer serves every row.
+/// buffer serves every row. With `max_rows` (the query's `LIMIT`), reading stops at that
+/// many rows instead of waiting for the end of the result.
 pub(crate) async fn fetch_map<T>(
     target: Target<'_>,
     sql: String,
     params: Vec<Value>,
     kinds: &[ValueKind],
+    max_rows: Option<u64>,
     mut f: impl FnMut(&mut ValueReader) -> Result<T, Error>,
 ) -> Result<Vec<T>, Error> {
+    let max_rows = max_rows.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    if max_rows == 0 {
+        return Ok(Vec::new());
+    }
     params.iter().try_for_each(check_text)?;
     count(&target);
     log(&sql);
@@ -256,6 +262,9 @@ pub(crate) async fn fetch_map<T>(
             while let Some(r) = stream.try_next().await? {
                 $decode(&r, kinds, reader.refill())?;
                 out.push(f(&mut reader)?);
+                if out.len() >= max_rows {
+                    break;
+                }
             }
             Ok(out)
         }};

@@ -38,6 +38,17 @@ fn key<K: FieldValue>(k: K) -> Value {
     k.to_value().unwrap_or(Value::Null(K::KIND))
 }
 
+/// Widens an integer literal (`add(42, …)` is an `i32`) to the junction column's type,
+/// so that every backend compares and stores it as that type.
+fn coerce(v: Value, kind: ValueKind) -> Value {
+    match (v, kind) {
+        (Value::I16(x), ValueKind::I64) => Value::I64(i64::from(x)),
+        (Value::I32(x), ValueKind::I64) => Value::I64(i64::from(x)),
+        (Value::I16(x), ValueKind::I32) => Value::I32(i32::from(x)),
+        (v, _) => v,
+    }
+}
+
 impl<'a, M: Model> ManyToMany<'a, M> {
     /// The manager of relation `rel` of `owner` (generated code calls this).
     pub fn new(owner: &'a M, rel: &'static M2MSchema) -> Self {
@@ -87,7 +98,11 @@ impl<'a, M: Model> ManyToMany<'a, M> {
 
     /// Links the row with key `k` (nothing happens when already linked).
     pub async fn add<'e, K: FieldValue>(&self, k: K, exec: impl Executor<'e>) -> Result<(), Error> {
-        self.add_many(vec![key(k)], exec).await
+        self.add_many(vec![self.dst_key(k)], exec).await
+    }
+
+    fn dst_key<K: FieldValue>(&self, k: K) -> Value {
+        coerce(key(k), target_key_kind(self.rel))
     }
 
     async fn add_many<'e>(&self, keys: Vec<Value>, exec: impl Executor<'e>) -> Result<(), Error> {
@@ -120,7 +135,7 @@ impl<'a, M: Model> ManyToMany<'a, M> {
         let target = exec.target();
         let d = Delete {
             table: self.rel.through,
-            filter: Some(eq(self.rel.src, self.src()?).and(eq(self.rel.dst, key(k)))),
+            filter: Some(eq(self.rel.src, self.src()?).and(eq(self.rel.dst, self.dst_key(k)))),
         };
         let (sql, params) = d.render(target.dialect());
         exec::execute(target, sql, params).await?;
@@ -134,7 +149,7 @@ impl<'a, M: Model> ManyToMany<'a, M> {
         exec: impl Executor<'e>,
     ) -> Result<(), Error> {
         let src = self.src()?;
-        let values: Vec<Value> = keys.iter().cloned().map(key).collect();
+        let values: Vec<Value> = keys.iter().cloned().map(|k| self.dst_key(k)).collect();
         let rel = self.rel;
         let this = *self;
         crate::transaction(exec, |mut tx| async move {
@@ -174,7 +189,7 @@ impl<'a, M: Model> ManyToMany<'a, M> {
         let target = exec.target();
         let mut s = Select::new(self.rel.through);
         s.items.push(SelectItem::Column(ColRef::new(self.rel.dst)));
-        s.filter = Some(eq(self.rel.src, self.src()?).and(eq(self.rel.dst, key(k))));
+        s.filter = Some(eq(self.rel.src, self.src()?).and(eq(self.rel.dst, self.dst_key(k))));
         s.limit = Some(1);
         let (sql, params) = s.render(target.dialect());
         let kind = target_key_kind(self.rel);

@@ -238,6 +238,10 @@ pub async fn bulk_insert<'e, M: Model>(
                 .map_or(ValueKind::I64, |f| f.kind)
         })
         .collect();
+    let returning_idx: Vec<usize> = returning
+        .iter()
+        .filter_map(|c| M::SCHEMA.fields.iter().position(|f| f.column == *c))
+        .collect();
     let per_stmt = (30_000 / columns.len().max(1)).max(1);
     let mut start = 0;
     while start < rows.len() {
@@ -264,17 +268,17 @@ pub async fn bulk_insert<'e, M: Model>(
         if returning.is_empty() {
             exec::execute(target, sql, params).await?;
         } else {
-            let returned = exec::fetch_all(target, sql, params, &kinds).await?;
-            for (r, vals) in rows[start..end].iter_mut().zip(returned) {
-                for (col, v) in returning.iter().zip(vals) {
-                    let idx = M::SCHEMA
-                        .fields
-                        .iter()
-                        .position(|f| f.column == *col)
-                        .expect("returned column is a field");
-                    r.set_value_at(idx, v)?;
+            // Returned keys go straight into the rows, in insertion order.
+            let mut targets = rows[start..end].iter_mut();
+            exec::fetch_map(target, sql, params, &kinds, None, |reader| {
+                if let Some(r) = targets.next() {
+                    for &idx in &returning_idx {
+                        r.set_value_at(idx, reader.next()?)?;
+                    }
                 }
-            }
+                Ok(())
+            })
+            .await?;
         }
         start = end;
     }

@@ -318,7 +318,11 @@ where
         Target::Conn(outer) => {
             let depth = outer.depth + 1;
             let name = format!("rustango_sp_{depth}");
-            crate::exec::execute_raw(Target::Conn(outer), &format!("SAVEPOINT {name}")).await?;
+            crate::exec::execute_raw(
+                Target::Conn(outer),
+                &rustango_query::savepoint(outer.dialect, &name),
+            )
+            .await?;
             let conn = Conn {
                 state: outer.state.clone(),
                 dialect: outer.dialect,
@@ -336,8 +340,11 @@ where
             Ok(v)
         }
         (Ok(Ok(v)), Some(sp)) => {
-            crate::exec::execute_raw(Target::Conn(&handle), &format!("RELEASE SAVEPOINT {sp}"))
-                .await?;
+            crate::exec::execute_raw(
+                Target::Conn(&handle),
+                &rustango_query::release_savepoint(handle.dialect, &sp),
+            )
+            .await?;
             Ok(v)
         }
         (Ok(Err(e)), None) => {
@@ -347,7 +354,7 @@ where
         (Ok(Err(e)), Some(sp)) => {
             crate::exec::execute_raw(
                 Target::Conn(&handle),
-                &format!("ROLLBACK TO SAVEPOINT {sp}"),
+                &rustango_query::rollback_to_savepoint(handle.dialect, &sp),
             )
             .await?;
             Err(e)
@@ -360,7 +367,7 @@ where
                 Some(sp) => {
                     let _ = crate::exec::execute_raw(
                         Target::Conn(&handle),
-                        &format!("ROLLBACK TO SAVEPOINT {sp}"),
+                        &rustango_query::rollback_to_savepoint(handle.dialect, &sp),
                     )
                     .await;
                 }

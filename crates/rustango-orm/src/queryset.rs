@@ -365,7 +365,7 @@ impl<M: Model> QuerySet<M> {
         let (select, kinds) = self.build()?;
         let (sql, params) = select.render(target.dialect());
         let related = &self.related;
-        exec::fetch_map(target, sql, params, &kinds, |r| {
+        exec::fetch_map(target, sql, params, &kinds, self.limit, |r| {
             M::from_reader(r, related).map_err(Error::from)
         })
         .await
@@ -415,7 +415,10 @@ impl<M: Model> QuerySet<M> {
     /// Exactly one row: `DoesNotExist` when none matches, `MultipleObjectsReturned` when
     /// several do.
     pub async fn get<'e>(self, exec: impl Executor<'e>) -> Result<M, Error> {
-        let mut rows = self.limit(2).fetch(exec).await?;
+        // A filter that pins a primary-key or unique value cannot match two rows, so the
+        // second one need not be looked for.
+        let n = if self.pins_unique_row() { 1 } else { 2 };
+        let mut rows = self.limit(n).fetch(exec).await?;
         match rows.len() {
             0 => Err(Error::DoesNotExist {
                 model: M::SCHEMA.name,
@@ -425,6 +428,29 @@ impl<M: Model> QuerySet<M> {
                 model: M::SCHEMA.name,
             }),
         }
+    }
+
+    /// Whether the filter requires `unique_column = value` (at the top level or in a
+    /// top-level AND).
+    fn pins_unique_row(&self) -> bool {
+        fn pins(e: &Expr, schema: &ModelSchema) -> bool {
+            match e {
+                Expr::Compare {
+                    left,
+                    op: rustango_core::CmpOp::Eq,
+                    right: rustango_core::Operand::Value(v),
+                } if left.table.is_none() && !v.is_null() => {
+                    // Only a unique column on its own: a unique index over several
+                    // columns does not pin a row with one of them.
+                    schema
+                        .field_by_column(left.column)
+                        .is_some_and(|f| f.primary_key || f.unique)
+                }
+                Expr::And(items) => items.iter().any(|i| pins(i, schema)),
+                _ => false,
+            }
+        }
+        self.offset.is_none() && self.filter.as_ref().is_some_and(|f| pins(f, M::SCHEMA))
     }
 
     fn plain_select(&self) -> Select {

@@ -28,3 +28,24 @@ mod writer;
 pub use dialect::{Dialect, DialectKind, MySql, Postgres, Sqlite, quote_ident};
 pub use stmt::{AggFunc, Delete, Insert, Join, OnConflict, OrderBy, Select, SelectItem, Update};
 pub use writer::SqlWriter;
+
+/// `SAVEPOINT name`.
+pub fn savepoint(dialect: &dyn Dialect, name: &str) -> String {
+    let mut s = String::from("SAVEPOINT ");
+    quote_ident(dialect, name, &mut s);
+    s
+}
+
+/// `RELEASE SAVEPOINT name`.
+pub fn release_savepoint(dialect: &dyn Dialect, name: &str) -> String {
+    let mut s = String::from("RELEASE SAVEPOINT ");
+    quote_ident(dialect, name, &mut s);
+    s
+}
+
+/// `ROLLBACK TO SAVEPOINT name`.
+pub fn rollback_to_savepoint(dialect: &dyn Dialect, name: &str) -> String {
+    let mut s = String::from("ROLLBACK TO SAVEPOINT ");
+    quote_ident(dialect, name, &mut s);
+    s
+}

@@ -133,6 +133,12 @@ backend_test!(
         m.set(&[t[2], t[3], t[0]], &pool).await?;
         assert_eq!(m.all(&pool).await?, vec![t[0], t[2], t[3]]);
         assert_eq!(m.count(&pool).await?, 3);
+        // Keys given as `i32` (an unsuffixed literal) are widened to the key column's type.
+        let small = i32::try_from(t[2]).expect("small id");
+        assert!(m.contains(small, &pool).await?);
+        m.remove(small, &pool).await?;
+        m.add(small, &pool).await?;
+        assert_eq!(m.all(&pool).await?, vec![t[0], t[2], t[3]]);
         m.clear(&pool).await?;
         assert_eq!(m.count(&pool).await?, 0);
         // Deleting either side cascades to the junction rows.
