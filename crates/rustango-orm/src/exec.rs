@@ -1,6 +1,7 @@
 //! The executor: the one module that hands SQL text to sqlx (wrapped in
 //! `AssertSqlSafe`: every string here was written by `rustango-query`, with values bound
-//! as parameters), binds [`Value`]s and decodes rows back into them.
+//! as parameters, or passed explicitly by the caller of `rustango_orm::raw`), binds
+//! [`Value`]s and decodes rows back into them.
 
 use std::sync::atomic::Ordering;
 
