@@ -61,14 +61,17 @@ pub fn resolve(target_dir: &Path, force_throwaway: bool) -> Result<Postgres> {
         }
 
         eprintln!("xtask: looking for PostgreSQL on 127.0.0.1:{DEFAULT_PORT}");
-        if port_open(DEFAULT_PORT, Duration::from_secs(1)) {
+        if port_open(DEFAULT_PORT, Duration::from_secs(1)) && can_log_in(&local_url(DEFAULT_PORT)) {
             return Ok(Postgres {
                 url: local_url(DEFAULT_PORT),
                 how: format!("server already listening on 127.0.0.1:{DEFAULT_PORT}"),
                 cluster: None,
             });
         }
-        let _ = writeln!(tried, "  - nothing listens on 127.0.0.1:{DEFAULT_PORT}");
+        let _ = writeln!(
+            tried,
+            "  - nothing on 127.0.0.1:{DEFAULT_PORT} accepts user postgres without a password"
+        );
 
         match start_debian_cluster() {
             Ok(pg) => return Ok(pg),
@@ -440,6 +443,21 @@ fn reap_stale_clusters(base: &Path, bin: &Path, as_postgres: bool) {
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding a loopback port")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// Whether `url` accepts a login, checked with `psql` when it is installed (without it,
+/// an open port is taken on trust and the tests report a failed login themselves).
+fn can_log_in(url: &str) -> bool {
+    match std::process::Command::new("psql")
+        .args([url, "-XAtqc", "SELECT 1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+    {
+        Ok(status) => status.success(),
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]

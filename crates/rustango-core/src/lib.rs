@@ -37,7 +37,7 @@ pub use schema::{
     AdminOptions, AuditOptions, CheckSchema, FieldSchema, Fieldset, IndexSchema, M2MSchema,
     ModelSchema, OnDelete, Relation,
 };
-pub use value::{FieldValue, Value, ValueKind};
+pub use value::{FieldValue, Summable, Value, ValueKind};
 
 /// Re-exported so generated code and users agree on the decimal type.
 pub use rust_decimal::Decimal;

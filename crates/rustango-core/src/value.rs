@@ -329,3 +329,15 @@ mod tests {
         );
     }
 }
+
+/// What `SUM` of a column returns: `i64` for integers (so sums of small columns do not
+/// overflow), `f64` for floats, `Decimal` for decimals.
+pub trait Summable: FieldValue {
+    /// The sum's type.
+    type Sum: FieldValue;
+}
+
+macro_rules! summable {
+    ($($t:ty => $s:ty),*) => {$(impl Summable for $t { type Sum = $s; })*};
+}
+summable!(i16 => i64, i32 => i64, i64 => i64, f32 => f64, f64 => f64, Decimal => Decimal);

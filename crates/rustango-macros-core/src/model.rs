@@ -577,7 +577,14 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
         check_names(&fields, &ix.columns, "index", false)?;
     }
     if let Some(d) = &attrs.display {
-        check_names(&fields, &NameList::parse(d), "display", false)?;
+        let names = NameList::parse(d);
+        if names.names.len() != 1 {
+            return Err(syn::Error::new(
+                d.span(),
+                "`display` names exactly one field",
+            ));
+        }
+        check_names(&fields, &names, "display", false)?;
     }
     for (i, m) in attrs.m2m.iter().enumerate() {
         if attrs.m2m[..i].iter().any(|o| o.name == m.name) {
@@ -699,7 +706,7 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
     };
     let display = match &attrs.display {
         Some(d) => {
-            let n = name_of(&d.value());
+            let n = name_of(d.value().trim());
             quote!(::core::option::Option::Some(#n))
         }
         None => quote!(::core::option::Option::None),
@@ -752,6 +759,26 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
             pub const #fi: #p::Col<#ident, #ty> = #p::Col::new(#col);
         }
     });
+
+    // `Post::author_id`: the key column of a foreign key under its column name, as the
+    // spec's filters use it, unless a field already has that name.
+    let fk_id_columns = fields
+        .iter()
+        .filter(|f| f.is_fk && !fields.iter().any(|g| g.ident == f.column))
+        .filter_map(|f| {
+            let id = syn::parse_str::<Ident>(&f.column).ok()?;
+            let ty = &f.ty;
+            let col = &f.column;
+            let doc = format!(
+                "The `{col}` key column of `{}` (same as `{}::{}`).",
+                f.ident, ident, f.ident
+            );
+            Some(quote! {
+                #[doc = #doc]
+                #[allow(non_upper_case_globals)]
+                pub const #id: #p::Col<#ident, #ty> = #p::Col::new(#col);
+            })
+        });
 
     // M2M managers.
     let m2m_methods = attrs.m2m.iter().enumerate().map(|(i, m)| {
@@ -843,6 +870,7 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
             pub const SCHEMA: &'static #p::ModelSchema = <#ident as #p::Model>::SCHEMA;
 
             #(#columns)*
+            #(#fk_id_columns)*
 
             /// A query over every row of this model (Django's `Model.objects`).
             pub fn objects() -> #p::QuerySet<#ident> {
@@ -923,6 +951,29 @@ mod tests {
         assert!(err.to_string().contains("unknown model attribute `tabel`"));
         let err = expand_str(r#"struct P { #[rustango(uniq)] id: i64 }"#).unwrap_err();
         assert!(err.to_string().contains("unknown field attribute `uniq`"));
+    }
+
+    #[test]
+    fn expansion_snapshot() {
+        let out = expand_str(
+            r#"#[rustango(table = "posts", display = "title", index("title, author_id", unique))]
+               struct Post {
+                   #[rustango(primary_key)] id: Auto<i64>,
+                   #[rustango(max_length = 20)] title: String,
+                   #[rustango(on_delete = "restrict")] author: ForeignKey<Author>,
+               }"#,
+        )
+        .unwrap();
+        insta::assert_snapshot!(out.replace(" ; ", ";\n").replace("} ", "}\n"));
+    }
+
+    #[test]
+    fn display_names_one_field() {
+        let err =
+            expand_str(r#"#[rustango(display = "id, name")] struct P { id: i64, name: String }"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("exactly one field"));
+        assert!(expand_str(r#"#[rustango(display = "")] struct P { id: i64 }"#).is_err());
     }
 
     #[test]

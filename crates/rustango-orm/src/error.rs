@@ -91,9 +91,10 @@ pub enum Error {
     /// Waiting for a connection or for the database took too long.
     #[error("database operation timed out")]
     Timeout(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A row could not be converted into the model.
+    /// A stored value could not be converted into its field (the table does not match
+    /// the model).
     #[error("cannot decode row: {0}")]
-    Decode(#[source] rustango_core::Error),
+    Decode(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Any other database error, with its SQLSTATE code when known.
     #[error("database error{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
     Database {
@@ -124,7 +125,7 @@ impl From<rustango_core::Error> for Error {
             rustango_core::Error::UnknownField { model, name } => {
                 Error::UnknownField { model, name }
             }
-            e => Error::Decode(e),
+            e => Error::Decode(Box::new(e)),
         }
     }
 }
@@ -150,6 +151,9 @@ impl From<sqlx::Error> for Error {
                 Error::ConnectionLost(Box::new(e))
             }
             sqlx::Error::Tls(_) => Error::ConnectionLost(Box::new(e)),
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_) => Error::Decode(Box::new(e)),
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned());
                 let message = db.message().to_owned();

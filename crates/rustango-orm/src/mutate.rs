@@ -14,6 +14,43 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// Brings a value to what every backend stores, so that they all keep the same thing:
+/// timestamps and times to microseconds (PostgreSQL's precision), decimals rounded to the
+/// field's `decimal_places` (half away from zero, as PostgreSQL does) and refused when
+/// they have more digits than `max_digits` allows. Then checks it ([`validate_value`]).
+pub(crate) fn normalize_value(f: &FieldSchema, v: Value) -> Result<Value, Error> {
+    use chrono::SubsecRound;
+    let v = match v {
+        Value::DateTime(t) => Value::DateTime(t.trunc_subsecs(6)),
+        Value::Time(t) => Value::Time(t.trunc_subsecs(6)),
+        Value::Decimal(d) => {
+            let d = match f.decimal_places {
+                Some(dp) => d.round_dp_with_strategy(
+                    u32::from(dp),
+                    rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                ),
+                None => d,
+            };
+            if let Some(p) = f.max_digits {
+                let int_digits = d.trunc().abs().to_string().trim_start_matches('0').len();
+                let allowed = usize::from(p) - usize::from(f.decimal_places.unwrap_or(0).min(p));
+                if int_digits > allowed {
+                    return Err(Error::InvalidValue {
+                        field: f.name.to_owned(),
+                        reason: format!(
+                            "{d} has more than {allowed} digits before the point (max_digits {p})"
+                        ),
+                    });
+                }
+            }
+            Value::Decimal(d)
+        }
+        v => v,
+    };
+    validate_value(f, &v)?;
+    Ok(v)
+}
+
 /// Checks a value against its field before it is sent: text length, NaN.
 pub(crate) fn validate_value(f: &FieldSchema, v: &Value) -> Result<(), Error> {
     match v {
@@ -84,9 +121,8 @@ fn insert_row<M: Model>(m: &M) -> Result<(Vec<&'static str>, Vec<Value>), Error>
     let mut vals = Vec::with_capacity(M::SCHEMA.fields.len());
     for (i, f) in M::SCHEMA.fields.iter().enumerate() {
         if let Some(v) = m.value_at(i) {
-            validate_value(f, &v)?;
             cols.push(f.column);
-            vals.push(v);
+            vals.push(normalize_value(f, v)?);
         }
     }
     Ok((cols, vals))
@@ -184,12 +220,17 @@ pub async fn save<'e, M: Model>(m: &mut M, exec: impl Executor<'e>) -> Result<()
                     continue;
                 }
                 if let Some(v) = m.value_at(i) {
-                    validate_value(f, &v)?;
-                    sets.push((f.column, v));
+                    sets.push((f.column, normalize_value(f, v)?));
                 }
             }
             let affected = if sets.is_empty() {
-                1
+                // Nothing to update: the row counts as saved only if it exists.
+                let exists = crate::QuerySet::<M>::new()
+                    .with_deleted()
+                    .filter(pk_filter::<M>(pk.clone()))
+                    .exists(target)
+                    .await?;
+                u64::from(exists)
             } else {
                 let u = Update {
                     table: M::SCHEMA.table,
@@ -229,6 +270,13 @@ pub async fn bulk_insert<'e, M: Model>(
         fill_insert_values(r, now)?;
     }
     let (columns, _) = insert_row(&rows[0])?;
+    if columns.is_empty() {
+        // Nothing but server defaults: one `DEFAULT VALUES` insert per row.
+        for r in rows.iter_mut() {
+            insert_one(r, target).await?;
+        }
+        return Ok(rows);
+    }
     let returning = returning_cols(&rows[0]);
     let kinds: Vec<ValueKind> = returning
         .iter()
@@ -405,6 +453,13 @@ async fn stamp<'e, M: Model>(
 /// `soft_delete_on`: stamps the soft-delete field with the current time; fires the
 /// delete signals with `soft: true`.
 pub async fn soft_delete<'e, M: Model>(m: &mut M, exec: impl Executor<'e>) -> Result<(), Error> {
+    if M::SCHEMA.soft_delete_field().is_none() {
+        return Err(Error::Unsupported(format!(
+            "{} has no soft_delete field",
+            M::SCHEMA.name
+        )));
+    }
+    require_pk(m)?;
     signals::send_pre_delete_dyn(m, DeleteContext { soft: true }).await;
     stamp(m, exec, Value::DateTime(now())).await?;
     signals::send_post_delete_dyn(m, DeleteContext { soft: true }).await;

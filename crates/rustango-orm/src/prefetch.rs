@@ -95,6 +95,11 @@ fn plan<M: Model>(name: &str) -> Result<Plan, Error> {
     })
 }
 
+/// Parent keys bound per prefetch query: well under every backend's limit on bound
+/// parameters (32,766 on SQLite, 65,535 on PostgreSQL). Up to this many parents, a
+/// relation costs exactly one query.
+const KEYS_PER_QUERY: usize = 10_000;
+
 impl<M: Model> PrefetchQuerySet<M> {
     pub(crate) fn new(qs: QuerySet<M>, name: &'static str) -> Self {
         PrefetchQuerySet {
@@ -138,56 +143,59 @@ impl<M: Model> PrefetchQuerySet<M> {
                     fk_index,
                 } => {
                     let child = entry.schema;
-                    let mut s = Select::new(child.table);
                     let kinds: Vec<ValueKind> = child.fields.iter().map(|f| f.kind).collect();
-                    for f in child.fields {
-                        s.items.push(SelectItem::Column(ColRef::new(f.column)));
-                    }
-                    let mut filter = Expr::In {
-                        column: ColRef::new(fk.column),
-                        values: keys.clone(),
-                        negated: false,
-                    };
-                    if let Some(sd) = child.soft_delete_field() {
-                        filter = filter.and(Expr::IsNull {
-                            column: ColRef::new(sd.column),
+                    let mut map: HashMap<Key, Vec<Boxed>> = HashMap::new();
+                    for chunk in keys.chunks(KEYS_PER_QUERY) {
+                        let mut s = Select::new(child.table);
+                        for f in child.fields {
+                            s.items.push(SelectItem::Column(ColRef::new(f.column)));
+                        }
+                        s = s.filter(Expr::In {
+                            column: ColRef::new(fk.column),
+                            values: chunk.to_vec(),
                             negated: false,
                         });
-                    }
-                    s.filter = Some(filter);
-                    s.order_by.push(OrderBy {
-                        column: ColRef::new(child.pk_field().column),
-                        desc: false,
-                    });
-                    let (sql, params) = s.render(target.dialect());
-                    let mut map: HashMap<Key, Vec<Boxed>> = HashMap::new();
-                    for row in exec::fetch_all(target, sql, params, &kinds).await? {
-                        let k = key_of(&row[fk_index]);
-                        let obj = (entry.decode)(&mut ValueReader::new(row))?;
-                        map.entry(k).or_default().push(obj);
+                        if let Some(sd) = child.soft_delete_field() {
+                            s = s.filter(Expr::IsNull {
+                                column: ColRef::new(sd.column),
+                                negated: false,
+                            });
+                        }
+                        s.order_by.push(OrderBy {
+                            column: ColRef::new(child.pk_field().column),
+                            desc: false,
+                        });
+                        let (sql, params) = s.render(target.dialect());
+                        for row in exec::fetch_all(target, sql, params, &kinds).await? {
+                            let k = key_of(&row[fk_index]);
+                            let obj = (entry.decode)(&mut ValueReader::new(row))?;
+                            map.entry(k).or_default().push(obj);
+                        }
                     }
                     loaded.insert(name, Loaded::Reverse(map));
                 }
                 Plan::M2M(m) => {
-                    let mut s = Select::new(m.through);
-                    s.items.push(SelectItem::Column(ColRef::new(m.src)));
-                    s.items.push(SelectItem::Column(ColRef::new(m.dst)));
-                    s.filter = Some(Expr::In {
-                        column: ColRef::new(m.src),
-                        values: keys.clone(),
-                        negated: false,
-                    });
-                    s.order_by.push(OrderBy {
-                        column: ColRef::new(m.dst),
-                        desc: false,
-                    });
                     let kinds = [M::SCHEMA.pk_field().kind, crate::m2m::target_key_kind(m)];
-                    let (sql, params) = s.render(target.dialect());
                     let mut map: HashMap<Key, Vec<Value>> = HashMap::new();
-                    for mut row in exec::fetch_all(target, sql, params, &kinds).await? {
-                        let dst = row.pop().unwrap_or(Value::Null(kinds[1]));
-                        let src = row.pop().unwrap_or(Value::Null(kinds[0]));
-                        map.entry(key_of(&src)).or_default().push(dst);
+                    for chunk in keys.chunks(KEYS_PER_QUERY) {
+                        let mut s = Select::new(m.through);
+                        s.items.push(SelectItem::Column(ColRef::new(m.src)));
+                        s.items.push(SelectItem::Column(ColRef::new(m.dst)));
+                        s = s.filter(Expr::In {
+                            column: ColRef::new(m.src),
+                            values: chunk.to_vec(),
+                            negated: false,
+                        });
+                        s.order_by.push(OrderBy {
+                            column: ColRef::new(m.dst),
+                            desc: false,
+                        });
+                        let (sql, params) = s.render(target.dialect());
+                        for mut row in exec::fetch_all(target, sql, params, &kinds).await? {
+                            let dst = row.pop().unwrap_or(Value::Null(kinds[1]));
+                            let src = row.pop().unwrap_or(Value::Null(kinds[0]));
+                            map.entry(key_of(&src)).or_default().push(dst);
+                        }
                     }
                     loaded.insert(name, Loaded::M2M(map));
                 }

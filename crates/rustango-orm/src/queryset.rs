@@ -5,13 +5,16 @@ use std::marker::PhantomData;
 
 use futures_util::Stream;
 use rustango_core::{
-    ColRef, Column, Expr, FieldValue, Model, ModelSchema, RelatedTree, Value, ValueKind,
-    ValueReader,
+    ColRef, Column, Expr, FieldValue, Model, ModelSchema, Operand, RelatedTree, Summable, Value,
+    ValueKind, ValueReader,
 };
 use rustango_query::{AggFunc, Join, OrderBy, Select, SelectItem, Update};
 
 use crate::exec;
 use crate::{Error, Executor};
+
+/// The type `SUM` of column `C` returns.
+pub type SumOf<C> = <<<C as Column>::Value as FieldValue>::Compare as Summable>::Sum;
 
 /// Table aliases used when a query joins related tables.
 const ALIASES: [&str; 16] = [
@@ -94,6 +97,77 @@ fn relation_of(
         })?;
     let rel = f.relation.expect("filtered");
     Ok((f.name, (rel.to)()))
+}
+
+/// Django's `exclude`/`~Q` keep rows whose column is NULL: `NOT (rating > 3)` must be
+/// true for a NULL rating, where SQL's three-valued logic makes it unknown. Inside each
+/// negation, a lookup on a nullable column of the model is ANDed with `IS NOT NULL`.
+fn null_safe_negations(e: Expr, schema: &ModelSchema) -> Expr {
+    fn nullable(c: &ColRef, schema: &ModelSchema) -> bool {
+        c.table.is_none() && schema.field_by_column(c.column).is_some_and(|f| f.nullable)
+    }
+    fn guard(e: Expr, schema: &ModelSchema) -> Expr {
+        let mut cols: Vec<ColRef> = Vec::new();
+        match &e {
+            Expr::Compare { left, right, .. } => {
+                cols.push(*left);
+                if let Operand::Column(c) = right {
+                    cols.push(*c);
+                }
+            }
+            Expr::In { column, .. } | Expr::Like { column, .. } | Expr::Range { column, .. } => {
+                cols.push(*column)
+            }
+            Expr::And(items) => {
+                return Expr::And(
+                    items
+                        .clone()
+                        .into_iter()
+                        .map(|i| guard(i, schema))
+                        .collect(),
+                );
+            }
+            Expr::Or(items) => {
+                return Expr::Or(
+                    items
+                        .clone()
+                        .into_iter()
+                        .map(|i| guard(i, schema))
+                        .collect(),
+                );
+            }
+            Expr::Not(inner) => {
+                return Expr::Not(Box::new(null_safe_negations((**inner).clone(), schema)));
+            }
+            _ => {}
+        }
+        cols.retain(|c| nullable(c, schema));
+        if cols.is_empty() {
+            return e;
+        }
+        let mut all = vec![e];
+        all.extend(cols.into_iter().map(|c| Expr::IsNull {
+            column: c,
+            negated: true,
+        }));
+        Expr::And(all)
+    }
+    match e {
+        Expr::Not(inner) => Expr::Not(Box::new(guard(*inner, schema))),
+        Expr::And(items) => Expr::And(
+            items
+                .into_iter()
+                .map(|i| null_safe_negations(i, schema))
+                .collect(),
+        ),
+        Expr::Or(items) => Expr::Or(
+            items
+                .into_iter()
+                .map(|i| null_safe_negations(i, schema))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn merge(into: &mut Vec<RelatedTree>, tree: RelatedTree) {
@@ -278,7 +352,10 @@ impl<M: Model> QuerySet<M> {
 
     /// The effective filter, with the soft-delete rule applied.
     pub(crate) fn effective_filter(&self) -> Option<Expr> {
-        let mut f = self.filter.clone();
+        let mut f = self
+            .filter
+            .clone()
+            .map(|e| null_safe_negations(e, M::SCHEMA));
         if let Some(sd) = M::SCHEMA.soft_delete_field() {
             let extra = if self.only_deleted {
                 Some(Expr::IsNull {
@@ -471,9 +548,10 @@ impl<M: Model> QuerySet<M> {
             Some(Value::I64(n)) => n,
             _ => 0,
         };
-        let after_offset = (total - self.offset.unwrap_or(0) as i64).max(0);
+        let offset = i64::try_from(self.offset.unwrap_or(0)).unwrap_or(i64::MAX);
+        let after_offset = total.saturating_sub(offset).max(0);
         Ok(match self.limit {
-            Some(l) => after_offset.min(l as i64),
+            Some(l) => after_offset.min(i64::try_from(l).unwrap_or(i64::MAX)),
             None => after_offset,
         })
     }
@@ -525,15 +603,15 @@ impl<M: Model> QuerySet<M> {
         self,
         column: C,
         exec: impl Executor<'e>,
-    ) -> Result<Option<<C::Value as FieldValue>::Compare>, Error>
+    ) -> Result<Option<SumOf<C>>, Error>
     where
-        C::Value: FieldValue,
+        <C::Value as FieldValue>::Compare: Summable,
     {
-        let kind = <C::Value as FieldValue>::KIND;
+        let kind = <SumOf<C> as FieldValue>::KIND;
         let v = self
             .aggregate_one(AggFunc::Sum, column.col(), kind, exec)
             .await?;
-        Ok(Option::<<C::Value as FieldValue>::Compare>::from_value(v)?)
+        Ok(Option::<SumOf<C>>::from_value(v)?)
     }
 
     /// The average of a numeric column as `f64` (`None` when no row matches).
@@ -743,15 +821,18 @@ impl<M: Model> UpdateQuery<M> {
         if self.sets.is_empty() {
             return Ok(0);
         }
-        for (col, v) in &self.sets {
-            if let Some(f) = M::SCHEMA.field_by_column(col) {
-                crate::mutate::validate_value(f, v)?;
-            }
+        let mut sets = Vec::with_capacity(self.sets.len());
+        for (col, v) in self.sets {
+            let v = match M::SCHEMA.field_by_column(col) {
+                Some(f) => crate::mutate::normalize_value(f, v)?,
+                None => v,
+            };
+            sets.push((col, v));
         }
         let target = exec.target();
         let u = Update {
             table: M::SCHEMA.table,
-            sets: self.sets,
+            sets,
             filter: self.qs.effective_filter(),
             returning: Vec::new(),
         };
@@ -779,12 +860,15 @@ impl Agg {
             alias,
         }
     }
-    /// `SUM(column) AS alias`.
-    pub fn sum<C: Column>(column: C, alias: &'static str) -> Agg {
+    /// `SUM(column) AS alias` (`i64` for integer columns, `f64` for floats).
+    pub fn sum<C: Column>(column: C, alias: &'static str) -> Agg
+    where
+        <C::Value as FieldValue>::Compare: Summable,
+    {
         Agg {
             func: AggFunc::Sum,
             column: Some(column.col()),
-            kind: <C::Value as FieldValue>::KIND,
+            kind: <SumOf<C> as FieldValue>::KIND,
             alias,
         }
     }

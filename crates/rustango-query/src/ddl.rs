@@ -53,7 +53,8 @@ pub fn column_def(d: &dyn Dialect, f: &FieldSchema) -> String {
     }
     s.push_str(&d.column_type(f));
     if f.primary_key {
-        s.push_str(" PRIMARY KEY");
+        // SQLite lets a non-INTEGER primary key hold NULL unless told otherwise.
+        s.push_str(" NOT NULL PRIMARY KEY");
     } else if !f.nullable {
         s.push_str(" NOT NULL");
     }
@@ -61,7 +62,13 @@ pub fn column_def(d: &dyn Dialect, f: &FieldSchema) -> String {
         s.push_str(" UNIQUE");
     }
     let default = match (f.default, d.kind()) {
+        // MySQL accepts expression defaults (and any default on JSON/TEXT) only in
+        // parentheses.
+        (Some(def), DialectKind::MySql) => Some(format!("({})", portable_default(d, def))),
         (Some(def), _) => Some(portable_default(d, def)),
+        (None, DialectKind::MySql) if f.auto_now_add || f.auto_now => {
+            Some("CURRENT_TIMESTAMP(6)".to_owned())
+        }
         (None, _) if f.auto_now_add || f.auto_now => Some("CURRENT_TIMESTAMP".to_owned()),
         (None, DialectKind::Postgres) if f.auto_uuid => Some("gen_random_uuid()".to_owned()),
         _ => None,

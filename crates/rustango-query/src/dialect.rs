@@ -158,6 +158,10 @@ impl Dialect for MySql {
     }
     fn column_type(&self, f: &FieldSchema) -> String {
         match f.kind {
+            // MySQL cannot index or key an unbounded text column.
+            ValueKind::String if f.unique || f.index || f.primary_key => {
+                text_type(f, "VARCHAR(255)")
+            }
             ValueKind::String => text_type(f, "LONGTEXT"),
             ValueKind::Decimal => numeric(f, "DECIMAL", "DECIMAL(38, 10)"),
             ValueKind::Bool => "BOOLEAN".into(),

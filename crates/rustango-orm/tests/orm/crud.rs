@@ -1,4 +1,4 @@
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use rust_decimal::Decimal;
 use rustango_orm::{Auto, Column, ForeignKey};
 
@@ -191,6 +191,64 @@ backend_test!(
         let err = Post::objects().update().set(Post::status, "x".repeat(21)).execute_on(&pool).await;
         assert!(matches!(err, Err(rustango_orm::Error::InvalidValue { .. })), "{err:?}");
         let _ = ForeignKey::<Author>::from(1);
+        Ok(())
+    }
+);
+
+backend_test!(
+    async fn saves_with_nothing_to_update_still_insert(pool) {
+        setup(&pool).await?;
+        let mut c = Code { code: "A1".into(), created: Auto::default() };
+        c.save_on(&pool).await?;
+        assert_eq!(Code::objects().count(&pool).await?, 1, "inserted although only the key is set");
+        let created = c.created;
+        c.save_on(&pool).await?;
+        assert_eq!(Code::objects().count(&pool).await?, 1, "second save finds the row");
+        assert_eq!(Code::objects().get(&pool).await?.created, created);
+        let markers = Marker::bulk_insert_on(&pool, vec![Marker { id: Auto::default() }; 3]).await?;
+        assert_eq!(Marker::objects().count(&pool).await?, 3, "one row per marker");
+        let mut ids: Vec<i64> = markers.iter().map(|m| *m.id.get().expect("key")).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 3);
+        Ok(())
+    }
+);
+
+backend_test!(
+    async fn stored_values_are_the_same_on_every_backend(pool) {
+        setup(&pool).await?;
+        let base = AllTypes {
+            id: Auto::default(),
+            small: 20_000,
+            medium: 1,
+            big: 1,
+            single: 0.0,
+            double: 0.0,
+            flag: false,
+            short_text: String::new(),
+            long_text: String::new(),
+            maybe: None,
+            day: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+            clock: NaiveTime::from_hms_nano_opt(1, 2, 3, 123_456_789).unwrap(),
+            moment: Utc.timestamp_opt(1_700_000_000, 123_456_789).unwrap(),
+            uid: uuid::Uuid::nil(),
+            doc: serde_json::json!(null),
+            blob: vec![],
+            price: Decimal::new(1005, 3), // 1.005 into NUMERIC(12, 2)
+            maybe_price: None,
+        };
+        let rows = vec![base.clone(), base.clone(), base.clone()];
+        AllTypes::bulk_insert_on(&pool, rows).await?;
+        // Integer sums are i64: three smallints past 32767 do not overflow.
+        assert_eq!(AllTypes::objects().sum(AllTypes::small, &pool).await?, Some(60_000_i64));
+        let back = AllTypes::objects().first(&pool).await?.unwrap();
+        assert_eq!(back.moment.timestamp_subsec_nanos(), 123_456_000, "microseconds everywhere");
+        assert_eq!(back.clock.nanosecond(), 123_456_000);
+        assert_eq!(back.price, Decimal::new(101, 2), "rounded half away from zero to 2 places");
+        let mut too_big = base.clone();
+        too_big.price = Decimal::new(100_000_000_000, 0); // 12 digits, 10 allowed
+        let err = too_big.save_on(&pool).await;
+        assert!(matches!(&err, Err(rustango_orm::Error::InvalidValue { field, .. }) if field == "price"), "{err:?}");
         Ok(())
     }
 );

@@ -144,6 +144,23 @@ pub struct Setting {
     pub value: String,
 }
 
+/// A caller-chosen key and nothing else the ORM writes on update.
+#[derive(Model, Clone, Debug)]
+#[rustango(table = "codes")]
+pub struct Code {
+    #[rustango(primary_key, max_length = 10)]
+    pub code: String,
+    #[rustango(auto_now_add)]
+    pub created: Auto<DateTime<Utc>>,
+}
+
+/// Nothing but a server-assigned key.
+#[derive(Model, Clone, Debug)]
+#[rustango(table = "markers")]
+pub struct Marker {
+    pub id: Auto<i64>,
+}
+
 /// Only the signal tests use this model, so their receivers see no other saves.
 #[derive(Model, Clone, Debug)]
 #[rustango(table = "signalled")]
@@ -160,6 +177,8 @@ pub const ALL: &[&rustango_orm::__private::ModelSchema] = &[
     AllTypes::SCHEMA,
     Setting::SCHEMA,
     Signalled::SCHEMA,
+    Code::SCHEMA,
+    Marker::SCHEMA,
 ];
 
 pub async fn setup(pool: &Pool) -> Result<(), rustango_orm::Error> {

@@ -140,7 +140,7 @@ backend_test!(
 struct PerAuthor {
     author: i64,
     n: i64,
-    total: i32,
+    total: i64,
     mean: f64,
 }
 
@@ -259,6 +259,22 @@ backend_test!(
         let nul = q().where_(Post::title.contains("a\0b")).fetch(&pool).await;
         assert!(matches!(nul, Err(Error::InvalidValue { .. })), "{nul:?}");
         assert_eq!(Post::objects().count(&pool).await?, 9, "table intact");
+        Ok(())
+    }
+);
+
+backend_test!(
+    async fn negations_keep_null_rows_as_django_does(pool) {
+        setup(&pool).await?;
+        posts_titled(&pool, &["none", "low", "high"]).await?;
+        Post::objects().where_(Post::title.eq("low")).update().set(Post::rating, Some(2.0)).execute_on(&pool).await?;
+        Post::objects().where_(Post::title.eq("high")).update().set(Post::rating, Some(5.0)).execute_on(&pool).await?;
+        assert_eq!(titles(Post::objects().exclude(Post::rating.gt(3.0)), &pool).await?, ["none", "low"]);
+        assert_eq!(titles(Post::objects().where_(!Post::rating.gt(3.0)), &pool).await?, ["none", "low"]);
+        assert_eq!(titles(Post::objects().where_(Post::rating.gt(3.0)), &pool).await?, ["high"]);
+        assert_eq!(titles(Post::objects().exclude(Post::rating.in_(&[2.0])), &pool).await?, ["none", "high"]);
+        assert_eq!(titles(Post::objects().exclude(Post::rating.is_null()), &pool).await?, ["low", "high"]);
+        assert_eq!(Post::objects().exclude(Post::rating.gt(3.0)).count(&pool).await?, 2);
         Ok(())
     }
 );

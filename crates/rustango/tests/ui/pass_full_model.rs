@@ -71,5 +71,7 @@ fn main() {
     assert_eq!(schema.admin.list_filter, &["author"]);
     assert_eq!(schema.permission_codenames().len(), 4);
     let _filter = Post::author.eq(42) & Post::title.icontains("rust");
+    // The key column under its column name, as the spec's filters write it.
+    let _same = Post::author_id.eq(42);
     let _fk: ForeignKey<Author> = ForeignKey::from(7);
 }
