@@ -101,6 +101,8 @@ impl Pool {
                 let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
                     .map_err(|e| Error::BadUrl(e.to_string()))?
                     .foreign_keys(true)
+                    // Case-insensitive lookups use REGEXP, which folds all of Unicode.
+                    .with_regexp()
                     .busy_timeout(options.busy_timeout);
                 let memory = url.contains(":memory:") || url.contains("mode=memory");
                 let mut po =

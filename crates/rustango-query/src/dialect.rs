@@ -108,6 +108,9 @@ impl Dialect for Postgres {
 }
 
 /// SQLite.
+///
+/// Case-insensitive lookups are written with `REGEXP`, which SQLite leaves to the
+/// application: `rustango-orm` registers a Unicode-aware one on every connection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sqlite;
 

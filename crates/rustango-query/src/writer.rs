@@ -25,6 +25,18 @@ fn like_escape(text: &str) -> String {
     out
 }
 
+/// Escapes every character that means something in a regular expression.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn glob_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     for c in text.chars() {
@@ -178,6 +190,20 @@ impl<'d> SqlWriter<'d> {
                 self.col(&column);
                 self.push(" GLOB ");
                 self.value(Value::String(wrap(glob_escape(text), "*")));
+            }
+            (DialectKind::Sqlite, true) => {
+                // SQLite's LIKE folds ASCII only; the REGEXP function that rustango-orm
+                // registers folds all of Unicode, as PostgreSQL's ILIKE does.
+                let body = regex_escape(text);
+                let pattern = match kind {
+                    LikeKind::Contains => format!("(?i){body}"),
+                    LikeKind::StartsWith => format!("(?i)\\A{body}"),
+                    LikeKind::EndsWith => format!("(?i){body}\\z"),
+                    LikeKind::Exact => format!("(?i)\\A{body}\\z"),
+                };
+                self.col(&column);
+                self.push(" REGEXP ");
+                self.value(Value::String(pattern));
             }
             (DialectKind::Postgres, true) => {
                 self.col(&column);
@@ -406,6 +432,7 @@ mod tests {
 
     #[test]
     fn like_and_glob_escape_their_wildcards() {
+        assert_eq!(regex_escape("a.b*(c)$"), "a\\.b\\*\\(c\\)\\$");
         assert_eq!(like_escape("50%_off!"), "50!%!_off!!");
         assert_eq!(glob_escape("a*b?[c]"), "a[*]b[?][[]c]");
     }

@@ -31,6 +31,16 @@ async fn posts_titled(pool: &rustango_orm::Pool, names: &[&str]) -> Result<(), E
     Ok(())
 }
 
+async fn posts_titled_more(pool: &rustango_orm::Pool, names: &[&str]) -> Result<(), Error> {
+    let a = Author::objects().first(pool).await?.expect("an author").id;
+    let rows: Vec<Post> = names
+        .iter()
+        .map(|n| Post::new(n, *a.get().unwrap()))
+        .collect();
+    Post::bulk_insert_on(pool, rows).await?;
+    Ok(())
+}
+
 backend_test!(
     async fn comparison_and_pattern_lookups(pool) {
         setup(&pool).await?;
@@ -56,6 +66,12 @@ backend_test!(
         assert_eq!(titles(q().where_(Post::title.iendswith("RAY")), &pool).await?, ["Gamma ray"]);
         assert_eq!(titles(q().where_(Post::title.iexact("BETA")), &pool).await?, ["beta"]);
         assert_eq!(titles(q().where_(Post::rating.is_null()), &pool).await?.len(), 5);
+        // Case folding beyond ASCII, the same on every backend.
+        posts_titled_more(&pool, &["Über alles", "ÉCOLE"]).await?;
+        assert_eq!(titles(q().where_(Post::title.icontains("über")), &pool).await?, ["Über alles"]);
+        assert_eq!(titles(q().where_(Post::title.istartswith("éc")), &pool).await?, ["ÉCOLE"]);
+        assert_eq!(titles(q().where_(Post::title.iexact("école")), &pool).await?, ["ÉCOLE"]);
+        assert!(titles(q().where_(Post::title.contains("über")), &pool).await?.is_empty());
         assert!(titles(q().where_(Post::rating.is_not_null()), &pool).await?.is_empty());
         Ok(())
     }
