@@ -66,12 +66,7 @@ pub(crate) fn validate_value(f: &FieldSchema, v: &Value) -> Result<(), Error> {
                     ),
                 });
             }
-            if s.contains('\0') {
-                return Err(Error::InvalidValue {
-                    field: f.name.to_owned(),
-                    reason: "text may not contain NUL (0x00) characters".into(),
-                });
-            }
+            // NUL characters are refused for every bound value by the executor.
         }
         Value::F64(x) if !x.is_finite() => {
             return Err(Error::InvalidValue {
@@ -126,6 +121,32 @@ fn insert_row<M: Model>(m: &M) -> Result<(Vec<&'static str>, Vec<Value>), Error>
         }
     }
     Ok((cols, vals))
+}
+
+/// The values of the fields at `idx` (the first row's insertable fields), refusing a row
+/// that sets a different set of `Auto` fields.
+fn row_values<M: Model>(m: &M, idx: &[usize]) -> Result<Vec<Value>, Error> {
+    let mixed = || {
+        Error::Unsupported(
+            "bulk_insert_on needs every row to set the same fields (mixing set and unset Auto keys)"
+                .into(),
+        )
+    };
+    let mut vals = Vec::with_capacity(idx.len());
+    for &i in idx {
+        let v = m.value_at(i).ok_or_else(mixed)?;
+        vals.push(normalize_value(&M::SCHEMA.fields[i], v)?);
+    }
+    let auto_set = M::SCHEMA
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| f.auto && !idx.contains(i))
+        .any(|(i, _)| m.value_at(i).is_some());
+    if auto_set {
+        return Err(mixed());
+    }
+    Ok(vals)
 }
 
 fn returning_cols<M: Model>(m: &M) -> Vec<&'static str> {
@@ -286,6 +307,10 @@ pub async fn bulk_insert<'e, M: Model>(
                 .map_or(ValueKind::I64, |f| f.kind)
         })
         .collect();
+    let field_idx: Vec<usize> = columns
+        .iter()
+        .filter_map(|c| M::SCHEMA.fields.iter().position(|f| f.column == *c))
+        .collect();
     let returning_idx: Vec<usize> = returning
         .iter()
         .filter_map(|c| M::SCHEMA.fields.iter().position(|f| f.column == *c))
@@ -296,14 +321,7 @@ pub async fn bulk_insert<'e, M: Model>(
         let end = (start + per_stmt).min(rows.len());
         let mut values = Vec::with_capacity(end - start);
         for r in &rows[start..end] {
-            let (cols, vals) = insert_row(r)?;
-            if cols != columns {
-                return Err(Error::Unsupported(
-                    "bulk_insert_on needs every row to set the same fields (mixing set and unset Auto keys)"
-                        .into(),
-                ));
-            }
-            values.push(vals);
+            values.push(row_values(r, &field_idx)?);
         }
         let ins = Insert {
             table: M::SCHEMA.table,

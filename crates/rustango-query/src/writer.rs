@@ -355,6 +355,9 @@ impl<'d> SqlWriter<'d> {
             self.push(" (");
             self.list(i.columns.iter(), |w, c| w.ident(c));
             self.push(") VALUES ");
+            let n = i.rows.len() * i.columns.len();
+            self.params.reserve(n);
+            self.sql.reserve(n * 3);
             self.list(i.rows, |w, row| {
                 w.push("(");
                 w.list(row, |w, v| w.value(v));
