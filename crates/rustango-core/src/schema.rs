@@ -1,7 +1,8 @@
 use crate::ValueKind;
 
 /// What the database does with rows that point at a deleted row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OnDelete {
     /// Delete them too (the default, as Django's `CASCADE`).
     Cascade,

@@ -5,7 +5,10 @@ use uuid::Uuid;
 use crate::Error;
 
 /// The storage kind of a column, independent of any SQL dialect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Serialized in snake case (`"i64"`, `"date_time"`) in migration files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ValueKind {
     /// `bool`.
