@@ -19,6 +19,19 @@ pub enum Error {
         /// A dropped column of the same type: probably the same column, renamed.
         rename_from: Option<String>,
     },
+    /// A migration cannot be unapplied because one of its operations has no reverse.
+    #[error(
+        "migration `{migration}` cannot be unapplied: operation {position} ({operation}) has no \
+         reverse; give that RunSql a `reverse_sql`"
+    )]
+    Irreversible {
+        /// The migration.
+        migration: String,
+        /// The 1-based position of the operation in `forward`.
+        position: usize,
+        /// Its description.
+        operation: String,
+    },
     /// A migration file is not valid JSON of the expected shape.
     #[error("migration `{name}` cannot be read: {source}")]
     BadFile {

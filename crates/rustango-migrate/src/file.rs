@@ -61,6 +61,22 @@ impl Migration {
         })
     }
 
+    /// The operations that unapply this migration: each operation's reverse, last first.
+    pub fn backward(&self) -> Result<Vec<Operation>, Error> {
+        self.forward
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, op)| {
+                op.reverse().ok_or_else(|| Error::Irreversible {
+                    migration: self.name.clone(),
+                    position: i + 1,
+                    operation: op.describe(),
+                })
+            })
+            .collect()
+    }
+
     /// Whether every operation can be undone.
     pub fn is_reversible(&self) -> bool {
         self.forward.iter().all(Operation::is_reversible)

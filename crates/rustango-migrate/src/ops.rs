@@ -105,6 +105,15 @@ pub enum Operation {
         /// The constraint.
         references: ForeignKeyState,
     },
+    /// Drop a foreign-key constraint (the reverse of `AddForeignKey`).
+    DropForeignKey {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+        /// The constraint as it was.
+        references: ForeignKeyState,
+    },
     /// Create an index.
     CreateIndex {
         /// Table.
@@ -193,6 +202,9 @@ impl Operation {
             Operation::AddForeignKey { table, column, .. } => {
                 format!("add foreign key {table}.{column}")
             }
+            Operation::DropForeignKey { table, column, .. } => {
+                format!("drop foreign key {table}.{column}")
+            }
             Operation::CreateIndex { table, index } => {
                 format!("create index {} on {table}", index.name)
             }
@@ -215,12 +227,76 @@ impl Operation {
 
     /// Whether the operation can be undone.
     pub fn is_reversible(&self) -> bool {
-        !matches!(
-            self,
-            Operation::RunSql {
-                reverse_sql: None,
-                ..
-            }
-        )
+        self.reverse().is_some()
+    }
+
+    /// The operation that undoes this one; `None` for `RunSql` without `reverse_sql`.
+    pub fn reverse(&self) -> Option<Operation> {
+        use Operation as O;
+        Some(match self.clone() {
+            O::CreateTable { table } => O::DropTable { table },
+            O::DropTable { table } => O::CreateTable { table },
+            O::RenameTable { from, to } => O::RenameTable { from: to, to: from },
+            O::AddColumn { table, column } => O::DropColumn { table, column },
+            O::DropColumn { table, column } => O::AddColumn { table, column },
+            O::RenameColumn { table, from, to } => O::RenameColumn {
+                table,
+                from: to,
+                to: from,
+            },
+            O::AlterColumnType { table, from, to } => O::AlterColumnType {
+                table,
+                from: to,
+                to: from,
+            },
+            O::AlterColumnNullable { table, from, to } => O::AlterColumnNullable {
+                table,
+                from: to,
+                to: from,
+            },
+            O::AlterColumnDefault { table, from, to } => O::AlterColumnDefault {
+                table,
+                from: to,
+                to: from,
+            },
+            O::AlterColumnMaxLength { table, from, to } => O::AlterColumnMaxLength {
+                table,
+                from: to,
+                to: from,
+            },
+            O::AlterColumnUnique { table, from, to } => O::AlterColumnUnique {
+                table,
+                from: to,
+                to: from,
+            },
+            O::AddForeignKey {
+                table,
+                column,
+                references,
+            } => O::DropForeignKey {
+                table,
+                column,
+                references,
+            },
+            O::DropForeignKey {
+                table,
+                column,
+                references,
+            } => O::AddForeignKey {
+                table,
+                column,
+                references,
+            },
+            O::CreateIndex { table, index } => O::DropIndex { table, index },
+            O::DropIndex { table, index } => O::CreateIndex { table, index },
+            O::AddCheckConstraint { table, check } => O::DropCheckConstraint { table, check },
+            O::DropCheckConstraint { table, check } => O::AddCheckConstraint { table, check },
+            O::CreateM2MTable { table, m2m } => O::DropM2MTable { table, m2m },
+            O::DropM2MTable { table, m2m } => O::CreateM2MTable { table, m2m },
+            O::RunSql { sql, reverse_sql } => O::RunSql {
+                sql: reverse_sql?,
+                reverse_sql: Some(sql),
+            },
+        })
     }
 }

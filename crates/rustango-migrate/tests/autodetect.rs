@@ -1,7 +1,7 @@
 //! Golden JSON of the operations the autodetector emits for each kind of model change.
 
 use rustango_core::ModelSchema;
-use rustango_migrate::{Error, Migration, SchemaSnapshot, autodetect};
+use rustango_migrate::{Error, Migration, Operation, SchemaSnapshot, autodetect};
 
 mod v1 {
     use rustango_macros::Model;
@@ -224,4 +224,40 @@ fn migration_files_round_trip_and_refuse_unknown_versions() {
         Migration::from_json("x", "{"),
         Err(Error::BadFile { .. })
     ));
+}
+
+#[test]
+fn every_operation_reverses_and_migrations_unapply_in_reverse_order() {
+    let v2 = snap(&[
+        v2::Author::SCHEMA,
+        v2::Post::SCHEMA,
+        v2::Tag::SCHEMA,
+        v2::Comment::SCHEMA,
+    ]);
+    let d = autodetect(&v1(), &v2).unwrap();
+    for op in &d.operations {
+        let back = op.reverse().expect("schema operations reverse");
+        assert_eq!(back.reverse().as_ref(), Some(op), "{}", op.describe());
+    }
+    let mut m = Migration::new("0002_changes", d.operations.clone(), v2);
+    let backward = m.backward().unwrap();
+    assert_eq!(backward.len(), d.operations.len());
+    assert_eq!(backward[0], d.operations.last().unwrap().reverse().unwrap());
+
+    m.forward.push(Operation::RunSql {
+        sql: "UPDATE posts SET views = 0".into(),
+        reverse_sql: None,
+    });
+    assert!(!m.is_reversible());
+    let err = m.backward().unwrap_err();
+    assert!(matches!(err, Error::Irreversible { position, .. } if position == m.forward.len()));
+    assert!(err.to_string().contains("reverse_sql"), "{err}");
+    let with_reverse = Operation::RunSql {
+        sql: "UPDATE posts SET slug = lower(title)".into(),
+        reverse_sql: Some("UPDATE posts SET slug = NULL".into()),
+    };
+    assert_eq!(
+        with_reverse.reverse().unwrap().reverse().unwrap(),
+        with_reverse
+    );
 }
