@@ -107,40 +107,25 @@ fn null_safe_negations(e: Expr, schema: &ModelSchema) -> Expr {
         c.table.is_none() && schema.field_by_column(c.column).is_some_and(|f| f.nullable)
     }
     fn guard(e: Expr, schema: &ModelSchema) -> Expr {
-        let mut cols: Vec<ColRef> = Vec::new();
-        match &e {
-            Expr::Compare { left, right, .. } => {
-                cols.push(*left);
-                if let Operand::Column(c) = right {
-                    cols.push(*c);
-                }
-            }
-            Expr::In { column, .. } | Expr::Like { column, .. } | Expr::Range { column, .. } => {
-                cols.push(*column)
-            }
+        let mut cols: Vec<ColRef> = match e {
             Expr::And(items) => {
-                return Expr::And(
-                    items
-                        .clone()
-                        .into_iter()
-                        .map(|i| guard(i, schema))
-                        .collect(),
-                );
+                return Expr::And(items.into_iter().map(|i| guard(i, schema)).collect());
             }
             Expr::Or(items) => {
-                return Expr::Or(
-                    items
-                        .clone()
-                        .into_iter()
-                        .map(|i| guard(i, schema))
-                        .collect(),
-                );
+                return Expr::Or(items.into_iter().map(|i| guard(i, schema)).collect());
             }
-            Expr::Not(inner) => {
-                return Expr::Not(Box::new(null_safe_negations((**inner).clone(), schema)));
+            Expr::Not(inner) => return Expr::Not(Box::new(null_safe_negations(*inner, schema))),
+            Expr::Compare {
+                left, ref right, ..
+            } => match right {
+                Operand::Column(c) => vec![left, *c],
+                _ => vec![left],
+            },
+            Expr::In { column, .. } | Expr::Like { column, .. } | Expr::Range { column, .. } => {
+                vec![column]
             }
-            _ => {}
-        }
+            _ => Vec::new(),
+        };
         cols.retain(|c| nullable(c, schema));
         if cols.is_empty() {
             return e;
