@@ -6,6 +6,7 @@
 //! found with `proc-macro-crate`. It never tests cargo features in the user's crate.
 #![deny(missing_docs)]
 
+pub mod embed;
 pub mod model;
 
 use proc_macro2::TokenStream;

@@ -14,3 +14,15 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// Embeds a project's migration files in the binary: `embed_migrations!("migrations")`
+/// (relative to the crate's `Cargo.toml`) is a `&'static [EmbeddedFile]` for
+/// `MigrationSet::from_embedded`. Cargo rebuilds when an embedded file changes; to
+/// notice new files, add a `build.rs` with `println!("cargo:rerun-if-changed=migrations")`.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    rustango_macros_core::embed::expand(input.into(), std::path::Path::new(&manifest_dir))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

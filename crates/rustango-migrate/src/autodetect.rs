@@ -3,31 +3,115 @@
 
 use crate::{ColumnState, Error, Operation, SchemaSnapshot, TableState};
 
-/// A column that disappeared while one of the same type appeared in the same table:
-/// probably a rename, which the autodetector never guesses (it would lose data if
-/// wrong), but says so.
+/// A table or column that disappeared while a similar one appeared: probably a rename,
+/// which the autodetector never guesses (it would lose data if wrong), but says so, with
+/// the `makemigrations` flag that turns the drop and add into a rename.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenameHint {
-    /// The table.
-    pub table: String,
-    /// The column that disappeared.
-    pub from: String,
-    /// The column that appeared.
-    pub to: String,
+pub enum RenameHint {
+    /// A column of `table` went and one of the same type came.
+    Column {
+        /// The table.
+        table: String,
+        /// The column that disappeared.
+        from: String,
+        /// The column that appeared.
+        to: String,
+    },
+    /// A table went and one with the same columns came.
+    Table {
+        /// The table that disappeared.
+        from: String,
+        /// The table that appeared.
+        to: String,
+    },
+}
+
+impl RenameHint {
+    /// The rename this hint suggests, as `makemigrations --rename` takes it.
+    pub fn as_rename(&self) -> Rename {
+        match self {
+            RenameHint::Column { table, from, to } => Rename::Column {
+                table: table.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            },
+            RenameHint::Table { from, to } => Rename::Table {
+                from: from.clone(),
+                to: to.clone(),
+            },
+        }
+    }
 }
 
 impl std::fmt::Display for RenameHint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`{t}.{a}` disappeared and `{t}.{b}` of the same type appeared: if this is a rename, \
-             replace the DropColumn/AddColumn pair in the new migration with \
-             {{\"op\": \"RenameColumn\", \"table\": \"{t}\", \"from\": \"{a}\", \"to\": \"{b}\"}} \
-             to keep the data",
-            t = self.table,
-            a = self.from,
-            b = self.to
-        )
+        match self {
+            RenameHint::Column { table, from, to } => write!(
+                f,
+                "`{table}.{from}` disappeared and `{table}.{to}` of the same type appeared; if it \
+                 is a rename, run makemigrations again with `--rename {}` to keep the data",
+                self.as_rename()
+            ),
+            RenameHint::Table { from, to } => write!(
+                f,
+                "table `{from}` disappeared and `{to}` with the same columns appeared; if it is \
+                 a rename, run makemigrations again with `--rename {}` to keep the data",
+                self.as_rename()
+            ),
+        }
+    }
+}
+
+/// A rename the user confirmed: `makemigrations --rename posts.title=headline` (a
+/// column) or `--rename posts=articles` (a table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rename {
+    /// Rename a column.
+    Column {
+        /// The table (its new name, if the table is renamed too).
+        table: String,
+        /// Old column name.
+        from: String,
+        /// New column name.
+        to: String,
+    },
+    /// Rename a table.
+    Table {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+}
+
+impl std::fmt::Display for Rename {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rename::Column { table, from, to } => write!(f, "{table}.{from}={to}"),
+            Rename::Table { from, to } => write!(f, "{from}={to}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Rename {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a rename: write `table.old=new` or `old_table=new_table`");
+        let (left, to) = s.split_once('=').ok_or_else(bad)?;
+        let ok = |x: &str| !x.is_empty() && !x.contains(['.', '=', ' ']);
+        match left.split_once('.') {
+            Some((table, from)) if ok(table) && ok(from) && ok(to) => Ok(Rename::Column {
+                table: table.to_owned(),
+                from: from.to_owned(),
+                to: to.to_owned(),
+            }),
+            None if ok(left) && ok(to) => Ok(Rename::Table {
+                from: left.to_owned(),
+                to: to.to_owned(),
+            }),
+            _ => Err(bad()),
+        }
     }
 }
 
@@ -47,7 +131,35 @@ pub struct Detection {
 /// keys of new tables are added once every table exists; then new indexes, checks and
 /// junction tables; tables that went away are dropped last.
 pub fn autodetect(old: &SchemaSnapshot, new: &SchemaSnapshot) -> Result<Detection, Error> {
-    let mut first = Vec::new(); // drops of m2m, indexes, checks
+    autodetect_with(old, new, &[])
+}
+
+/// [`autodetect`] with renames the user confirmed: they become `RenameTable` /
+/// `RenameColumn` operations (first in the list), and the rest of the diff is taken
+/// against the renamed schema, so the data stays.
+pub fn autodetect_with(
+    old: &SchemaSnapshot,
+    new: &SchemaSnapshot,
+    renames: &[Rename],
+) -> Result<Detection, Error> {
+    let mut rename_ops = Vec::new();
+    let mut renamed = old.clone();
+    for r in renames {
+        let op = match r.clone() {
+            Rename::Table { from, to } => Operation::RenameTable { from, to },
+            Rename::Column { table, from, to } => Operation::RenameColumn { table, from, to },
+        };
+        renamed.apply(&op)?;
+        rename_ops.push(op);
+    }
+    let mut detection = diff(&renamed, new)?;
+    rename_ops.append(&mut detection.operations);
+    detection.operations = rename_ops;
+    Ok(detection)
+}
+
+fn diff(old: &SchemaSnapshot, new: &SchemaSnapshot) -> Result<Detection, Error> {
+    let mut first = Vec::new(); // drops of m2m, indexes, checks, foreign keys
     let mut creates = Vec::new();
     let mut columns = Vec::new();
     let mut fks = Vec::new();
@@ -88,25 +200,55 @@ pub fn autodetect(old: &SchemaSnapshot, new: &SchemaSnapshot) -> Result<Detectio
             Some(before) => diff_table(
                 before,
                 table,
-                &mut first,
-                &mut columns,
-                &mut adds,
-                &mut m2m_creates,
-                &mut hints,
+                Sinks {
+                    first: &mut first,
+                    columns: &mut columns,
+                    fks: &mut fks,
+                    adds: &mut adds,
+                    m2m_creates: &mut m2m_creates,
+                    hints: &mut hints,
+                },
             )?,
         }
     }
     for (name, table) in &old.tables {
         if !new.tables.contains_key(name) {
-            for m2m in &table.m2m {
+            // Junction tables and foreign keys go first, each its own operation, so
+            // that unapplying re-creates the tables before their constraints.
+            let mut bare = table.clone();
+            for m2m in bare.m2m.drain(..) {
                 first.push(Operation::DropM2MTable {
                     table: name.clone(),
-                    m2m: m2m.clone(),
+                    m2m,
                 });
             }
-            table_drops.push(Operation::DropTable {
-                table: table.clone(),
-            });
+            for c in bare.columns.iter_mut() {
+                if let Some(references) = c.references.take() {
+                    first.push(Operation::DropForeignKey {
+                        table: name.clone(),
+                        column: c.name.clone(),
+                        references,
+                    });
+                }
+            }
+            let same_columns = |t: &TableState| {
+                t.columns.len() == table.columns.len()
+                    && t.columns
+                        .iter()
+                        .zip(&table.columns)
+                        .all(|(a, b)| a.name == b.name && a.kind == b.kind)
+            };
+            if let Some(to) = new
+                .tables
+                .values()
+                .find(|t| !old.tables.contains_key(&t.name) && same_columns(t))
+            {
+                hints.push(RenameHint::Table {
+                    from: name.clone(),
+                    to: to.name.clone(),
+                });
+            }
+            table_drops.push(Operation::DropTable { table: bare });
         }
     }
 
@@ -120,15 +262,25 @@ pub fn autodetect(old: &SchemaSnapshot, new: &SchemaSnapshot) -> Result<Detectio
     Ok(Detection { operations, hints })
 }
 
-fn diff_table(
-    before: &TableState,
-    after: &TableState,
-    first: &mut Vec<Operation>,
-    columns: &mut Vec<Operation>,
-    adds: &mut Vec<Operation>,
-    m2m_creates: &mut Vec<Operation>,
-    hints: &mut Vec<RenameHint>,
-) -> Result<(), Error> {
+/// Where `diff_table` puts each kind of operation (they are concatenated in order).
+struct Sinks<'a> {
+    first: &'a mut Vec<Operation>,
+    columns: &'a mut Vec<Operation>,
+    fks: &'a mut Vec<Operation>,
+    adds: &'a mut Vec<Operation>,
+    m2m_creates: &'a mut Vec<Operation>,
+    hints: &'a mut Vec<RenameHint>,
+}
+
+fn diff_table(before: &TableState, after: &TableState, sinks: Sinks<'_>) -> Result<(), Error> {
+    let Sinks {
+        first,
+        columns,
+        fks,
+        adds,
+        m2m_creates,
+        hints,
+    } = sinks;
     let t = &after.name;
     let mut added: Vec<&ColumnState> = Vec::new();
     let mut dropped: Vec<&ColumnState> = Vec::new();
@@ -136,7 +288,25 @@ fn diff_table(
     for col in &after.columns {
         match before.column(&col.name) {
             None => added.push(col),
-            Some(old) => diff_column(t, old, col, columns),
+            Some(old) => {
+                diff_column(t, old, col, columns);
+                if old.references != col.references {
+                    if let Some(references) = old.references.clone() {
+                        first.push(Operation::DropForeignKey {
+                            table: t.clone(),
+                            column: col.name.clone(),
+                            references,
+                        });
+                    }
+                    if let Some(references) = col.references.clone() {
+                        fks.push(Operation::AddForeignKey {
+                            table: t.clone(),
+                            column: col.name.clone(),
+                            references,
+                        });
+                    }
+                }
+            }
         }
     }
     for col in &before.columns {
@@ -162,7 +332,7 @@ fn diff_table(
     }
     for col in &dropped {
         if let Some(new) = added.iter().find(|a| a.kind == col.kind) {
-            hints.push(RenameHint {
+            hints.push(RenameHint::Column {
                 table: t.clone(),
                 from: col.name.clone(),
                 to: new.name.clone(),

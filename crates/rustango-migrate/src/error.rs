@@ -7,8 +7,8 @@ pub enum Error {
         "cannot add NOT NULL column `{table}.{column}` without a default: give the field \
          `#[rustango(default = \"...\")]`, make it `Option<T>`, or write the migration by hand{}",
         rename_from.as_ref().map(|from| format!(
-            ". If `{column}` is `{from}` renamed, write `makemigrations --empty` and add \
-             {{\"op\": \"RenameColumn\", \"table\": \"{table}\", \"from\": \"{from}\", \"to\": \"{column}\"}}"
+            ". If `{column}` is `{from}` renamed, run makemigrations with \
+             `--rename {table}.{from}={column}`"
         )).unwrap_or_default()
     )]
     NotNullWithoutDefault {
@@ -52,5 +52,100 @@ pub enum Error {
         found: u32,
         /// The version this crate reads.
         expected: u32,
+    },
+    /// An operation does not fit the schema it is applied to (a column added twice, a
+    /// table that is not there): the migration files were edited inconsistently.
+    #[error("operation `{operation}` cannot be applied: {reason}")]
+    BadOperation {
+        /// The operation, described.
+        operation: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An operation failed in the database; the migration's transaction was rolled back,
+    /// so the database is as it was before the migration.
+    #[error(
+        "migration `{migration}` failed at operation {position} of {total} ({operation}); \
+         nothing of it was applied: {source}"
+    )]
+    OperationFailed {
+        /// The migration.
+        migration: String,
+        /// 1-based position of the failing operation.
+        position: usize,
+        /// How many operations the migration has.
+        total: usize,
+        /// The operation, described.
+        operation: String,
+        /// The database's error.
+        #[source]
+        source: rustango_orm::Error,
+    },
+    /// A database error outside any one operation (reading the applied migrations,
+    /// taking the lock).
+    #[error("database error: {0}")]
+    Database(#[from] rustango_orm::Error),
+    /// An applied migration's file changed since it was applied.
+    #[error(
+        "migration `{migration}` was changed after it was applied (checksum {applied} in the \
+         database, {found} on disk): restore the file, or add a new migration instead"
+    )]
+    ChecksumMismatch {
+        /// The migration.
+        migration: String,
+        /// Checksum recorded when it was applied.
+        applied: String,
+        /// Checksum of the file now.
+        found: String,
+    },
+    /// The database records a migration that no file provides.
+    #[error(
+        "migration `{migration}` is applied in the database but no migration file has that name"
+    )]
+    MissingFile {
+        /// The migration.
+        migration: String,
+    },
+    /// A pending migration sorts before one that is already applied.
+    #[error(
+        "migration `{pending}` is not applied but `{applied}`, which sorts after it, is: \
+         rename `{pending}` so that it sorts last"
+    )]
+    OutOfOrder {
+        /// The pending migration.
+        pending: String,
+        /// The applied one after it.
+        applied: String,
+    },
+    /// `migrate <target>` names no migration.
+    #[error("no migration is named `{0}` (use `zero` to unapply everything)")]
+    UnknownTarget(String),
+    /// `add-data-op --to` names no migration file.
+    #[error("no migration file is named `{0}`")]
+    UnknownMigration(String),
+    /// Reading or writing migration files failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A migration name that cannot be a file name.
+    #[error(
+        "`{0}` is not a valid migration name: use letters, digits and underscores"
+    )]
+    BadName(String),
+    /// Columns or tables disappeared while similar ones appeared: renames, probably.
+    /// Nothing was written.
+    #[error(
+        "not writing a migration that drops data that may have been renamed:\n  - {}\n\
+         Pass `--rename ...` for each rename, or `--no-rename` to drop and add as detected.",
+        hints.join("\n  - ")
+    )]
+    PossibleRename {
+        /// One line per likely rename, with the flag to confirm it.
+        hints: Vec<String>,
     },
 }

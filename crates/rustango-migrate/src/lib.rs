@@ -1,10 +1,13 @@
-//! Migrations for rustango, as data: a [`SchemaSnapshot`] of every table, the
-//! [`Operation`]s that move a database from one snapshot to the next, the
-//! [`autodetect`]or that finds them by comparing the models with the last snapshot, and
-//! the JSON [`Migration`] file that records both.
+//! Migrations for rustango, as data and as a runner.
 //!
-//! This crate never touches a database; the runner that applies operations builds on
-//! it.
+//! - A [`SchemaSnapshot`] of every table; the [`Operation`]s that move a database from
+//!   one snapshot to the next; the [`autodetect`]or that finds them by comparing the
+//!   models with the migrations; the JSON [`Migration`] file that records both.
+//! - [`plan`] writes each operation's SQL per dialect (SQLite's table rebuilds
+//!   included); the [`Runner`] applies and unapplies a [`MigrationSet`] atomically per
+//!   file, under a lock, recording checksums in `rustango_migrations`.
+//! - [`make_migrations`], [`make_empty`] and [`add_data_op`] write files; the `manage`
+//!   commands of `rustango-cli` are thin wrappers over them.
 //!
 //! ```
 //! use rustango_migrate::{SchemaSnapshot, autodetect};
@@ -17,13 +20,24 @@
 mod autodetect;
 mod error;
 mod file;
+mod make;
 mod ops;
+mod plan;
+mod runner;
 mod snapshot;
+mod source;
+mod state;
 
-pub use autodetect::{Detection, RenameHint, autodetect};
+pub use autodetect::{Detection, Rename, RenameHint, autodetect, autodetect_with};
 pub use error::Error;
 pub use file::{FORMAT_VERSION, Migration};
+pub use make::{MakeOptions, Made, add_data_op, app_label, make_empty, make_migrations};
 pub use ops::Operation;
+pub use plan::{PlannedOp, column_def, plan};
+pub use runner::{
+    APPLIED_TABLE, Direction, MigrationStatus, Progress, Runner, Step, Target, migrate,
+};
 pub use snapshot::{
     CheckState, ColumnState, ForeignKeyState, IndexState, M2MState, SchemaSnapshot, TableState,
 };
+pub use source::{EmbeddedFile, MigrationFile, MigrationSet};

@@ -1,7 +1,9 @@
 //! Golden JSON of the operations the autodetector emits for each kind of model change.
 
 use rustango_core::ModelSchema;
-use rustango_migrate::{Error, Migration, Operation, SchemaSnapshot, autodetect};
+use rustango_migrate::{
+    Error, Migration, Operation, Rename, SchemaSnapshot, autodetect, autodetect_with,
+};
 
 mod v1 {
     use rustango_macros::Model;
@@ -179,7 +181,23 @@ fn a_probable_rename_is_a_hint_not_a_guess() {
     );
     assert_eq!(d.hints.len(), 1);
     let hint = d.hints[0].to_string();
-    assert!(hint.contains("\"op\": \"RenameColumn\""), "{hint}");
+    assert!(hint.contains("--rename tags.name=label"), "{hint}");
+    // Confirmed with the flag, the same change is a rename and keeps the data.
+    let rename: Rename = "tags.name=label".parse().unwrap();
+    assert_eq!(d.hints[0].as_rename(), rename);
+    let confirmed = autodetect_with(
+        &v1(),
+        &snap(&[v1::Author::SCHEMA, v1::Post::SCHEMA, renamed::Tag::SCHEMA]),
+        &[rename],
+    )
+    .unwrap();
+    let described: Vec<String> = confirmed.operations.iter().map(|o| o.describe()).collect();
+    assert_eq!(
+        described,
+        ["rename column tags.name to label", "make tags.label nullable"]
+    );
+    assert!(confirmed.hints.is_empty());
+    assert!("tags.name".parse::<Rename>().is_err());
     // A NOT NULL column cannot simply be added; the error says how to rename instead.
     let err = autodetect(
         &v1(),
@@ -192,7 +210,7 @@ fn a_probable_rename_is_a_hint_not_a_guess() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("\"from\": \"name\", \"to\": \"label\""),
+            .contains("--rename tags.name=label"),
         "{err}"
     );
 }

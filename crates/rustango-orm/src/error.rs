@@ -106,6 +106,10 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An error of the caller's own, returned from a [`transaction`](crate::transaction)
+    /// closure to roll it back; downcast the box to get it again.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 fn describe(a: &Option<String>, b: &Option<String>) -> String {

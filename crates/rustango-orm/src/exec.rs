@@ -296,6 +296,11 @@ pub(crate) async fn fetch_map<T>(
                     lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **tx),
                     lite::decode
                 ),
+                #[cfg(feature = "sqlite")]
+                TxState::SqlitePinned(tx) => map_rows!(
+                    lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **tx),
+                    lite::decode
+                ),
                 TxState::Finished => Err(Error::Unsupported(
                     "the transaction has already finished".into(),
                 )),
@@ -336,6 +341,11 @@ pub(crate) async fn execute(
                     .rows_affected()),
                 #[cfg(feature = "sqlite")]
                 TxState::Sqlite(tx) => Ok(lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()),
+                #[cfg(feature = "sqlite")]
+                TxState::SqlitePinned(tx) => Ok(lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected()),
@@ -424,6 +434,20 @@ pub(crate) fn stream(
                     }
                     #[cfg(feature = "sqlite")]
                     TxState::Sqlite(t) => {
+                        let mut rows =
+                            lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
+                        while let Some(r) = rows.next().await {
+                            let item = r.map_err(Error::from).and_then(|r| {
+                                let mut v = Vec::with_capacity(kinds.len());
+                                lite::decode(&r, &kinds, &mut v).map(|()| v)
+                            });
+                            if tx.send(item).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    #[cfg(feature = "sqlite")]
+                    TxState::SqlitePinned(t) => {
                         let mut rows =
                             lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
                         while let Some(r) = rows.next().await {

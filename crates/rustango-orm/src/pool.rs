@@ -196,6 +196,10 @@ pub(crate) enum TxState {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     #[cfg(feature = "sqlite")]
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A connection of its own, in a transaction begun by hand with foreign keys off
+    /// (see [`schema_transaction`]).
+    #[cfg(feature = "sqlite")]
+    SqlitePinned(PinnedSqlite),
     Finished,
 }
 
@@ -399,6 +403,29 @@ async fn finish(conn: &Conn, commit: bool) -> Result<(), Error> {
                 tx.rollback().await?
             }
         }
+        #[cfg(feature = "sqlite")]
+        TxState::SqlitePinned(mut pinned) => {
+            let mut c = pinned.0.take().expect("a pinned connection is taken once");
+            let ended = if commit {
+                finish_pinned_commit(&mut c).await
+            } else {
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut *c)
+                    .await
+                    .map(drop)
+                    .map_err(Error::from)
+            };
+            let restored = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+                .execute(&mut *c)
+                .await
+                .map(drop);
+            if ended.is_err() || restored.is_err() {
+                // Never hand a connection in an unknown state back to the pool.
+                c.close_on_drop();
+            }
+            ended?;
+            restored?;
+        }
         TxState::Finished => {
             return Err(Error::Unsupported(
                 "the transaction has already finished".into(),
@@ -406,4 +433,119 @@ async fn finish(conn: &Conn, commit: bool) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The connection of a [`schema_transaction`] on SQLite. Dropped before the transaction
+/// finished (the future was cancelled), it closes the connection rather than return one
+/// with an open transaction and foreign keys off to the pool.
+#[cfg(feature = "sqlite")]
+pub(crate) struct PinnedSqlite(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+
+#[cfg(feature = "sqlite")]
+impl Drop for PinnedSqlite {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            c.close_on_drop();
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl std::ops::Deref for PinnedSqlite {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &sqlx::SqliteConnection {
+        self.0.as_ref().expect("pinned connection present until finished")
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl std::ops::DerefMut for PinnedSqlite {
+    fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
+        self.0.as_mut().expect("pinned connection present until finished")
+    }
+}
+
+/// Commits a pinned SQLite transaction after checking every foreign key (they were not
+/// enforced while it ran); rolls back and reports the first broken one otherwise.
+#[cfg(feature = "sqlite")]
+async fn finish_pinned_commit(c: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Result<(), Error> {
+    use sqlx::Row as _;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_optional(&mut **c)
+        .await?;
+    if let Some(row) = broken {
+        let table: Option<String> = row.try_get(0).ok();
+        let parent: Option<String> = row.try_get(2).ok();
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut **c).await;
+        let message = format!(
+            "PRAGMA foreign_key_check: a row of `{}` points at no row of `{}`",
+            table.as_deref().unwrap_or("?"),
+            parent.as_deref().unwrap_or("?")
+        );
+        return Err(Error::ForeignKeyViolation {
+            table,
+            constraint: parent.map(|p| format!("references {p}")),
+            source: message.into(),
+        });
+    }
+    sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+    Ok(())
+}
+
+/// Runs `f` in a transaction meant for schema changes, on one connection of its own.
+///
+/// On PostgreSQL this is [`transaction`]. On SQLite, foreign-key enforcement is switched
+/// off for the connection while `f` runs, so that rebuilding a table (create, copy,
+/// drop, rename) does not cascade deletes to the rows that point at it; every foreign
+/// key is checked with `PRAGMA foreign_key_check` before commit, and a broken one rolls
+/// the transaction back. The transaction is `BEGIN IMMEDIATE`, so a second writer waits
+/// (up to the pool's busy timeout) instead of interleaving.
+///
+/// Nested calls are not supported: call [`transaction`] with the `Conn` for a
+/// savepoint.
+pub async fn schema_transaction<T, F, Fut>(pool: &Pool, f: F) -> Result<T, Error>
+where
+    F: FnOnce(Tx) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    match &pool.kind {
+        #[cfg(feature = "sqlite")]
+        PoolKind::Sqlite(p) => {
+            let mut c = p.acquire().await?;
+            sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+                .execute(&mut *c)
+                .await?;
+            if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *c).await {
+                let _ = sqlx::raw_sql("PRAGMA foreign_keys = ON").execute(&mut *c).await;
+                return Err(e.into());
+            }
+            pool.queries.fetch_add(3, Ordering::Relaxed);
+            let conn = Conn {
+                state: Arc::new(tokio::sync::Mutex::new(TxState::SqlitePinned(PinnedSqlite(
+                    Some(c),
+                )))),
+                dialect: pool.dialect(),
+                queries: pool.queries.clone(),
+                depth: 0,
+            };
+            let handle = conn.clone();
+            let result = AssertUnwindSafe(f(Tx(conn))).catch_unwind().await;
+            match result {
+                Ok(Ok(v)) => {
+                    finish(&handle, true).await?;
+                    Ok(v)
+                }
+                Ok(Err(e)) => {
+                    let _ = finish(&handle, false).await;
+                    Err(e)
+                }
+                Err(panic) => {
+                    let _ = finish(&handle, false).await;
+                    std::panic::resume_unwind(panic)
+                }
+            }
+        }
+        #[allow(unreachable_patterns)]
+        _ => transaction(pool, f).await,
+    }
 }

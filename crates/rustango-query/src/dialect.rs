@@ -1,4 +1,6 @@
-use rustango_core::{FieldSchema, ValueKind};
+use rustango_core::ValueKind;
+
+use crate::ddl::ColumnDef;
 
 /// Which backend a dialect writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,8 +31,8 @@ pub trait Dialect: std::fmt::Debug + Send + Sync {
     fn inline_foreign_keys(&self) -> bool {
         matches!(self.kind(), DialectKind::Sqlite)
     }
-    /// The column type of a field (without `NULL`/`PRIMARY KEY`).
-    fn column_type(&self, field: &FieldSchema) -> String;
+    /// The column type of a column (without `NULL`/`PRIMARY KEY`).
+    fn column_type(&self, column: &ColumnDef<'_>) -> String;
     /// The type name used in `CAST(... AS type)` for a kind.
     fn cast_type(&self, kind: ValueKind) -> &'static str;
 }
@@ -49,14 +51,14 @@ pub fn quote_ident(dialect: &dyn Dialect, ident: &str, out: &mut String) {
     out.push(q);
 }
 
-fn text_type(field: &FieldSchema, unlimited: &str) -> String {
+fn text_type(field: &ColumnDef<'_>, unlimited: &str) -> String {
     match field.max_length {
         Some(n) => format!("VARCHAR({n})"),
         None => unlimited.to_owned(),
     }
 }
 
-fn numeric(field: &FieldSchema, name: &str, fallback: &str) -> String {
+fn numeric(field: &ColumnDef<'_>, name: &str, fallback: &str) -> String {
     match (field.max_digits, field.decimal_places) {
         (Some(p), Some(s)) => format!("{name}({p}, {s})"),
         (Some(p), None) => format!("{name}({p}, 0)"),
@@ -79,7 +81,7 @@ impl Dialect for Postgres {
         use std::fmt::Write;
         let _ = write!(out, "${n}");
     }
-    fn column_type(&self, f: &FieldSchema) -> String {
+    fn column_type(&self, f: &ColumnDef<'_>) -> String {
         match f.kind {
             ValueKind::String => text_type(f, "TEXT"),
             ValueKind::Decimal => numeric(f, "NUMERIC", "NUMERIC"),
@@ -124,7 +126,7 @@ impl Dialect for Sqlite {
     fn placeholder(&self, _n: usize, out: &mut String) {
         out.push('?');
     }
-    fn column_type(&self, f: &FieldSchema) -> String {
+    fn column_type(&self, f: &ColumnDef<'_>) -> String {
         match f.kind {
             ValueKind::String => text_type(f, "TEXT"),
             k => self.cast_type(k).to_owned(),
@@ -159,10 +161,10 @@ impl Dialect for MySql {
     fn placeholder(&self, _n: usize, out: &mut String) {
         out.push('?');
     }
-    fn column_type(&self, f: &FieldSchema) -> String {
+    fn column_type(&self, f: &ColumnDef<'_>) -> String {
         match f.kind {
             // MySQL cannot index or key an unbounded text column.
-            ValueKind::String if f.unique || f.index || f.primary_key => {
+            ValueKind::String if f.unique || f.indexed || f.primary_key => {
                 text_type(f, "VARCHAR(255)")
             }
             ValueKind::String => text_type(f, "LONGTEXT"),

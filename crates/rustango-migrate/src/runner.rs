@@ -1,0 +1,603 @@
+//! Applying and unapplying migrations against a database.
+//!
+//! Each migration runs in one transaction with its record in the `rustango_migrations`
+//! table: it applies completely or not at all, and a failure names the operation. Every
+//! transaction first takes a lock (a PostgreSQL advisory lock; SQLite's write lock via
+//! `BEGIN IMMEDIATE`) and re-reads what is applied, so two processes that run `migrate`
+//! at once apply each migration once.
+
+use rustango_core::{Value, ValueKind};
+use rustango_orm::{Conn, Pool, raw, schema_transaction};
+use rustango_query::{Dialect, DialectKind, quote_ident};
+
+use crate::plan::{PlannedOp, plan};
+use crate::source::{MigrationFile, MigrationSet, label};
+use crate::{Error, SchemaSnapshot};
+
+/// The table that records applied migrations.
+pub const APPLIED_TABLE: &str = "rustango_migrations";
+
+/// The PostgreSQL advisory lock key every migrating process takes.
+const LOCK_KEY: i64 = 0x7275_7374_616e_676f; // "rustango"
+
+/// Where `migrate` should leave the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// Every migration applied.
+    Latest,
+    /// No migration applied (every one unapplied, last first).
+    Zero,
+    /// The named migration (`name` or `app/name`) and those before it in its app
+    /// applied, the later ones of its app unapplied.
+    Named(String),
+}
+
+impl Target {
+    /// `zero`, a migration name, or `None` for the latest.
+    pub fn parse(target: Option<&str>) -> Target {
+        match target {
+            None => Target::Latest,
+            Some("zero") => Target::Zero,
+            Some(name) => Target::Named(name.to_owned()),
+        }
+    }
+}
+
+/// Which way a migration goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Applying.
+    Forward,
+    /// Unapplying.
+    Backward,
+}
+
+/// One migration applied or unapplied (or, in a dry run, that would be).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `name` or `app/name`.
+    pub migration: String,
+    /// Which way.
+    pub direction: Direction,
+    /// Its operations and their SQL.
+    pub operations: Vec<PlannedOp>,
+}
+
+impl Step {
+    /// Every statement of the step, in order.
+    pub fn statements(&self) -> impl Iterator<Item = &str> {
+        self.operations
+            .iter()
+            .flat_map(|o| o.statements.iter().map(String::as_str))
+    }
+}
+
+/// What a runner reports while it works.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Progress<'a> {
+    /// A migration starts.
+    Migration {
+        /// `name` or `app/name`.
+        migration: &'a str,
+        /// Which way.
+        direction: Direction,
+    },
+    /// An operation starts.
+    Operation {
+        /// `name` or `app/name`.
+        migration: &'a str,
+        /// 1-based position.
+        position: usize,
+        /// How many operations the migration has.
+        total: usize,
+        /// What it does.
+        description: &'a str,
+    },
+}
+
+/// One row of `showmigrations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// `name` or `app/name`.
+    pub migration: String,
+    /// When it was applied, if it was.
+    pub applied_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone)]
+struct Applied {
+    app: String,
+    name: String,
+    checksum: String,
+    applied_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Applied {
+    fn label(&self) -> String {
+        label((!self.app.is_empty()).then_some(self.app.as_str()), &self.name)
+    }
+}
+
+/// Applies and unapplies a [`MigrationSet`] on a [`Pool`].
+pub struct Runner<'a> {
+    pool: &'a Pool,
+    set: &'a MigrationSet,
+    progress: Option<Box<dyn FnMut(Progress<'_>) + Send + 'a>>,
+}
+
+impl std::fmt::Debug for Runner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("migrations", &self.set.files().len())
+            .finish()
+    }
+}
+
+fn q(d: &dyn Dialect, name: &str) -> String {
+    let mut s = String::new();
+    quote_ident(d, name, &mut s);
+    s
+}
+
+fn placeholders(d: &dyn Dialect, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| {
+            let mut s = String::new();
+            d.placeholder(i, &mut s);
+            s
+        })
+        .collect()
+}
+
+/// What to do next, given what is applied.
+enum Goal {
+    /// Apply every pending migration.
+    Latest,
+    /// Bring one app to a position: apply up to and including `upto` (or nothing when
+    /// `None`), unapply the rest of that app.
+    App { app: Option<String>, upto: Option<usize> },
+    /// Unapply these migrations (positions in the set).
+    Unapply(Vec<usize>),
+}
+
+impl<'a> Runner<'a> {
+    /// A runner for `set` on `pool`.
+    pub fn new(pool: &'a Pool, set: &'a MigrationSet) -> Self {
+        Runner {
+            pool,
+            set,
+            progress: None,
+        }
+    }
+
+    /// Calls `f` as each migration and operation starts (the CLI prints "operation n
+    /// of m").
+    pub fn on_progress(mut self, f: impl FnMut(Progress<'_>) + Send + 'a) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    fn report(&mut self, p: Progress<'_>) {
+        if let Some(f) = &mut self.progress {
+            f(p);
+        }
+    }
+
+    /// Every migration with whether (and when) it is applied.
+    pub async fn status(&self) -> Result<Vec<MigrationStatus>, Error> {
+        let applied = self.read_applied_unlocked().await?;
+        self.validate(&applied)?;
+        Ok(self
+            .set
+            .files()
+            .iter()
+            .map(|f| MigrationStatus {
+                migration: f.label(),
+                applied_at: applied
+                    .iter()
+                    .find(|a| a.label() == f.label())
+                    .and_then(|a| a.applied_at),
+            })
+            .collect())
+    }
+
+    /// The migrations not applied yet.
+    pub async fn pending(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .status()
+            .await?
+            .into_iter()
+            .filter(|s| s.applied_at.is_none())
+            .map(|s| s.migration)
+            .collect())
+    }
+
+    /// Applies or unapplies migrations until `target` is reached.
+    pub async fn migrate(&mut self, target: &Target) -> Result<Vec<Step>, Error> {
+        let goal = self.goal(target)?;
+        self.run(goal, false).await
+    }
+
+    /// The steps `migrate` would take and their SQL, changing nothing.
+    pub async fn dry_run(&mut self, target: &Target) -> Result<Vec<Step>, Error> {
+        let goal = self.goal(target)?;
+        self.run(goal, true).await
+    }
+
+    /// Unapplies the last `n` applied migrations, last first.
+    pub async fn downgrade(&mut self, n: usize, dry_run: bool) -> Result<Vec<Step>, Error> {
+        let applied = self.read_applied_unlocked().await?;
+        self.validate(&applied)?;
+        let mut positions: Vec<usize> = applied
+            .iter()
+            .filter_map(|a| self.set.position(&a.label()))
+            .collect();
+        positions.sort_unstable();
+        let keep = positions.len().saturating_sub(n);
+        let goal = Goal::Unapply(positions.split_off(keep));
+        self.run(goal, dry_run).await
+    }
+
+    fn goal(&self, target: &Target) -> Result<Goal, Error> {
+        Ok(match target {
+            Target::Latest => Goal::Latest,
+            Target::Zero => Goal::Unapply((0..self.set.files().len()).collect()),
+            Target::Named(name) => {
+                let pos = self
+                    .set
+                    .position(name)
+                    .ok_or_else(|| Error::UnknownTarget(name.clone()))?;
+                Goal::App {
+                    app: self.set.files()[pos].app.clone(),
+                    upto: Some(pos),
+                }
+            }
+        })
+    }
+
+    /// The next migration to apply or unapply, if any.
+    fn next(&self, goal: &Goal, applied: &[Applied]) -> Option<(usize, Direction)> {
+        let is_applied = |f: &MigrationFile| applied.iter().any(|a| a.label() == f.label());
+        let files = self.set.files();
+        match goal {
+            Goal::Latest => files
+                .iter()
+                .position(|f| !is_applied(f))
+                .map(|i| (i, Direction::Forward)),
+            Goal::App { app, upto } => {
+                let in_app = |i: &usize| files[*i].app == *app;
+                // Unapply the app's migrations after the target, last first.
+                let unapply = (0..files.len())
+                    .rev()
+                    .filter(in_app)
+                    .find(|i| upto.is_none_or(|u| *i > u) && is_applied(&files[*i]));
+                if let Some(i) = unapply {
+                    return Some((i, Direction::Backward));
+                }
+                (0..files.len())
+                    .filter(in_app)
+                    .find(|i| upto.is_some_and(|u| *i <= u) && !is_applied(&files[*i]))
+                    .map(|i| (i, Direction::Forward))
+            }
+            Goal::Unapply(list) => list
+                .iter()
+                .rev()
+                .find(|i| is_applied(&files[**i]))
+                .map(|i| (*i, Direction::Backward)),
+        }
+    }
+
+    /// Checks the recorded history against the files: every applied migration has its
+    /// file, unchanged, and within each app the applied ones come first.
+    fn validate(&self, applied: &[Applied]) -> Result<(), Error> {
+        for a in applied {
+            let label = a.label();
+            let file = self
+                .set
+                .files()
+                .iter()
+                .find(|f| f.label() == label)
+                .ok_or_else(|| Error::MissingFile {
+                    migration: label.clone(),
+                })?;
+            if file.checksum != a.checksum {
+                return Err(Error::ChecksumMismatch {
+                    migration: label,
+                    applied: a.checksum.clone(),
+                    found: file.checksum.clone(),
+                });
+            }
+        }
+        let mut pending_in_app: std::collections::HashMap<Option<&str>, &str> =
+            std::collections::HashMap::new();
+        for f in self.set.files() {
+            let label = f.label();
+            let is_applied = applied.iter().any(|a| a.label() == label);
+            match (is_applied, pending_in_app.get(&f.app.as_deref())) {
+                (true, Some(pending)) => {
+                    return Err(Error::OutOfOrder {
+                        pending: (*pending).to_owned(),
+                        applied: label,
+                    });
+                }
+                (false, None) => {
+                    pending_in_app.insert(f.app.as_deref(), &f.name);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The schema the applied migrations leave, replayed in set order.
+    fn applied_state(&self, applied: &[Applied]) -> Result<SchemaSnapshot, Error> {
+        self.set
+            .files()
+            .iter()
+            .filter(|f| applied.iter().any(|a| a.label() == f.label()))
+            .try_fold(SchemaSnapshot::default(), |s, f| {
+                s.replay(&f.migration.forward)
+            })
+    }
+
+    fn step_for(
+        &self,
+        d: &dyn Dialect,
+        applied: &[Applied],
+        index: usize,
+        direction: Direction,
+    ) -> Result<Step, Error> {
+        let file = &self.set.files()[index];
+        let mut state = self.applied_state(applied)?;
+        let ops = match direction {
+            Direction::Forward => file.migration.forward.clone(),
+            Direction::Backward => file.migration.backward()?,
+        };
+        let operations = plan(d, &mut state, &ops)?;
+        Ok(Step {
+            migration: file.label(),
+            direction,
+            operations,
+        })
+    }
+
+    async fn run(&mut self, goal: Goal, dry_run: bool) -> Result<Vec<Step>, Error> {
+        let d = self.pool.dialect();
+        let mut steps = Vec::new();
+        if dry_run {
+            let mut applied = self.read_applied_unlocked().await?;
+            self.validate(&applied)?;
+            while let Some((index, direction)) = self.next(&goal, &applied) {
+                let step = self.step_for(d, &applied, index, direction)?;
+                let file = &self.set.files()[index];
+                match direction {
+                    Direction::Forward => applied.push(Applied {
+                        app: file.app.clone().unwrap_or_default(),
+                        name: file.name.clone(),
+                        checksum: file.checksum.clone(),
+                        applied_at: None,
+                    }),
+                    Direction::Backward => applied.retain(|a| a.label() != file.label()),
+                }
+                steps.push(step);
+            }
+            return Ok(steps);
+        }
+        loop {
+            let pool = self.pool;
+            // Each migration: lock, re-read what is applied, do one step, record it.
+            let this = &mut *self;
+            let goal = &goal;
+            let step = schema_transaction(pool, |mut conn| async move {
+                this.run_one(&mut conn, goal).await.map_err(Wrapped::wrap)
+            })
+            .await
+            .map_err(Wrapped::unwrap)?;
+            match step {
+                Some(step) => steps.push(step),
+                None => return Ok(steps),
+            }
+        }
+    }
+
+    async fn run_one(&mut self, conn: &mut Conn, goal: &Goal) -> Result<Option<Step>, Error> {
+        let d = self.pool.dialect();
+        if d.kind() == DialectKind::Postgres {
+            raw::execute(
+                &mut *conn,
+                &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+                Vec::new(),
+            )
+            .await?;
+        }
+        raw::execute(&mut *conn, &create_applied_table(d), Vec::new()).await?;
+        let applied = read_applied(&mut *conn, d).await?;
+        self.validate(&applied)?;
+        let Some((index, direction)) = self.next(goal, &applied) else {
+            return Ok(None);
+        };
+        let step = self.step_for(d, &applied, index, direction)?;
+        let file = &self.set.files()[index];
+        let label = file.label();
+        self.report(Progress::Migration {
+            migration: &label,
+            direction,
+        });
+        let total = step.operations.len();
+        for op in &step.operations {
+            self.report(Progress::Operation {
+                migration: &label,
+                position: op.position,
+                total,
+                description: &op.description,
+            });
+            for sql in &op.statements {
+                raw::execute(&mut *conn, sql, Vec::new())
+                    .await
+                    .map_err(|source| Error::OperationFailed {
+                        migration: label.clone(),
+                        position: op.position,
+                        total,
+                        operation: op.description.clone(),
+                        source,
+                    })?;
+            }
+        }
+        let app = file.app.clone().unwrap_or_default();
+        let table = q(d, APPLIED_TABLE);
+        match direction {
+            Direction::Forward => {
+                let ph = placeholders(d, 4);
+                raw::execute(
+                    &mut *conn,
+                    &format!(
+                        "INSERT INTO {table} ({}, {}, {}, {}) VALUES ({})",
+                        q(d, "app"),
+                        q(d, "name"),
+                        q(d, "checksum"),
+                        q(d, "applied_at"),
+                        ph.join(", ")
+                    ),
+                    vec![
+                        Value::String(app),
+                        Value::String(file.name.clone()),
+                        Value::String(file.checksum.clone()),
+                        Value::DateTime(chrono::Utc::now()),
+                    ],
+                )
+                .await?;
+            }
+            Direction::Backward => {
+                let ph = placeholders(d, 2);
+                raw::execute(
+                    &mut *conn,
+                    &format!(
+                        "DELETE FROM {table} WHERE {} = {} AND {} = {}",
+                        q(d, "app"),
+                        ph[0],
+                        q(d, "name"),
+                        ph[1]
+                    ),
+                    vec![Value::String(app), Value::String(file.name.clone())],
+                )
+                .await?;
+            }
+        }
+        Ok(Some(step))
+    }
+
+    /// Reads the applied migrations without taking the lock (status, dry runs); no
+    /// table yet means nothing applied.
+    async fn read_applied_unlocked(&self) -> Result<Vec<Applied>, Error> {
+        let d = self.pool.dialect();
+        let (sql, params) = match d.kind() {
+            DialectKind::Postgres => (
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+                vec![Value::String(APPLIED_TABLE.to_owned())],
+            ),
+            _ => (
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                vec![Value::String(APPLIED_TABLE.to_owned())],
+            ),
+        };
+        let rows = raw::fetch(self.pool, sql, params, &[ValueKind::I64]).await?;
+        if matches!(rows.first().and_then(|r| r.first()), Some(Value::I64(0))) {
+            return Ok(Vec::new());
+        }
+        read_applied(self.pool, d).await
+    }
+}
+
+/// `CREATE TABLE IF NOT EXISTS rustango_migrations (…)`.
+fn create_applied_table(d: &dyn Dialect) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({} VARCHAR(100) NOT NULL, {} VARCHAR(200) NOT NULL, \
+         {} VARCHAR(64) NOT NULL, {} {} NOT NULL, PRIMARY KEY ({}, {}))",
+        q(d, APPLIED_TABLE),
+        q(d, "app"),
+        q(d, "name"),
+        q(d, "checksum"),
+        q(d, "applied_at"),
+        d.cast_type(ValueKind::DateTime),
+        q(d, "app"),
+        q(d, "name"),
+    )
+}
+
+async fn read_applied<'e>(
+    exec: impl rustango_orm::Executor<'e>,
+    d: &dyn Dialect,
+) -> Result<Vec<Applied>, Error> {
+    let sql = format!(
+        "SELECT {}, {}, {}, {} FROM {}",
+        q(d, "app"),
+        q(d, "name"),
+        q(d, "checksum"),
+        q(d, "applied_at"),
+        q(d, APPLIED_TABLE)
+    );
+    let rows = raw::fetch(
+        exec,
+        &sql,
+        Vec::new(),
+        &[
+            ValueKind::String,
+            ValueKind::String,
+            ValueKind::String,
+            ValueKind::DateTime,
+        ],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut r = r.into_iter();
+            let mut text = || match r.next() {
+                Some(Value::String(s)) => s,
+                _ => String::new(),
+            };
+            let (app, name, checksum) = (text(), text(), text());
+            Applied {
+                app,
+                name,
+                checksum,
+                applied_at: match r.next() {
+                    Some(Value::DateTime(t)) => Some(t),
+                    _ => None,
+                },
+            }
+        })
+        .collect())
+}
+
+/// Carries a migration error through `schema_transaction`, whose closure must return
+/// the ORM's error type.
+struct Wrapped;
+
+impl Wrapped {
+    fn wrap(e: Error) -> rustango_orm::Error {
+        match e {
+            Error::Database(e) => e,
+            other => rustango_orm::Error::Other(Box::new(other)),
+        }
+    }
+
+    fn unwrap(e: rustango_orm::Error) -> Error {
+        match e {
+            rustango_orm::Error::Other(inner) => match inner.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(inner) => Error::Database(rustango_orm::Error::Other(inner)),
+            },
+            e => Error::Database(e),
+        }
+    }
+}
+
+/// Applies every pending migration of `set` (see [`Runner`] for progress reports and
+/// other targets).
+pub async fn migrate(pool: &Pool, set: &MigrationSet) -> Result<Vec<Step>, Error> {
+    Runner::new(pool, set).migrate(&Target::Latest).await
+}
