@@ -48,12 +48,26 @@ struct Suite {
 }
 
 /// Every suite that needs a service. Add `test-redis`, `test-mysql`, … suites here.
-const SUITES: &[Suite] = &[Suite {
-    service: Service::Postgres,
-    package: "rustango-orm",
-    features: "__test-pg",
-    filter: "postgres",
-}];
+const SUITES: &[Suite] = &[
+    Suite {
+        service: Service::Postgres,
+        package: "rustango-orm",
+        features: "__test-pg",
+        filter: "postgres",
+    },
+    Suite {
+        service: Service::Postgres,
+        package: "rustango-migrate",
+        features: "__test-pg",
+        filter: "postgres",
+    },
+    Suite {
+        service: Service::Postgres,
+        package: "blog",
+        features: "__test-pg",
+        filter: "postgres",
+    },
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();

@@ -75,7 +75,11 @@ pub fn expand(input: TokenStream, manifest_dir: &Path) -> syn::Result<TokenStrea
         .collect();
     apps.sort();
     for app_dir in apps {
-        let Some(app) = app_dir.file_name().and_then(|s| s.to_str()).map(str::to_owned) else {
+        let Some(app) = app_dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .map(str::to_owned)
+        else {
             continue;
         };
         for (name, path) in json_files(&app_dir).map_err(err)? {

@@ -97,7 +97,8 @@ impl std::str::FromStr for Rename {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a rename: write `table.old=new` or `old_table=new_table`");
+        let bad =
+            || format!("`{s}` is not a rename: write `table.old=new` or `old_table=new_table`");
         let (left, to) = s.split_once('=').ok_or_else(bad)?;
         let ok = |x: &str| !x.is_empty() && !x.contains(['.', '=', ' ']);
         match left.split_once('.') {
@@ -142,6 +143,9 @@ pub fn autodetect_with(
     new: &SchemaSnapshot,
     renames: &[Rename],
 ) -> Result<Detection, Error> {
+    if renames.is_empty() {
+        return diff(old, new);
+    }
     let mut rename_ops = Vec::new();
     let mut renamed = old.clone();
     for r in renames {

@@ -79,12 +79,12 @@ pub enum Error {
         operation: String,
         /// The database's error.
         #[source]
-        source: rustango_orm::Error,
+        source: Box<rustango_orm::Error>,
     },
     /// A database error outside any one operation (reading the applied migrations,
     /// taking the lock).
     #[error("database error: {0}")]
-    Database(#[from] rustango_orm::Error),
+    Database(#[source] Box<rustango_orm::Error>),
     /// An applied migration's file changed since it was applied.
     #[error(
         "migration `{migration}` was changed after it was applied (checksum {applied} in the \
@@ -118,7 +118,9 @@ pub enum Error {
         applied: String,
     },
     /// `migrate <target>` names no migration.
-    #[error("no migration is named `{0}` (use `zero` to unapply everything)")]
+    #[error(
+        "no migration is named `{0}`, nor does exactly one start with it (use `zero` to unapply everything)"
+    )]
     UnknownTarget(String),
     /// `add-data-op --to` names no migration file.
     #[error("no migration file is named `{0}`")]
@@ -133,9 +135,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A migration name that cannot be a file name.
-    #[error(
-        "`{0}` is not a valid migration name: use letters, digits and underscores"
-    )]
+    #[error("`{0}` is not a valid migration name: use letters, digits and underscores")]
     BadName(String),
     /// Columns or tables disappeared while similar ones appeared: renames, probably.
     /// Nothing was written.
@@ -148,4 +148,19 @@ pub enum Error {
         /// One line per likely rename, with the flag to confirm it.
         hints: Vec<String>,
     },
+    /// The live schema could not be read: the backend is not supported, or its catalog
+    /// answered in a shape this version does not understand.
+    #[error("cannot read the live schema from `{catalog}`: {reason}")]
+    Introspection {
+        /// The catalog (or backend) being read.
+        catalog: &'static str,
+        /// What went wrong.
+        reason: &'static str,
+    },
+}
+
+impl From<rustango_orm::Error> for Error {
+    fn from(e: rustango_orm::Error) -> Self {
+        Error::Database(Box::new(e))
+    }
 }

@@ -20,6 +20,7 @@
 mod autodetect;
 mod error;
 mod file;
+mod introspect;
 mod make;
 mod ops;
 mod plan;
@@ -31,7 +32,8 @@ mod state;
 pub use autodetect::{Detection, Rename, RenameHint, autodetect, autodetect_with};
 pub use error::Error;
 pub use file::{FORMAT_VERSION, Migration};
-pub use make::{MakeOptions, Made, add_data_op, app_label, make_empty, make_migrations};
+pub use introspect::{Drift, LiveColumn, LiveIndex, LiveSchema, LiveTable, drift, introspect};
+pub use make::{Made, MakeOptions, add_data_op, app_label, make_empty, make_migrations};
 pub use ops::Operation;
 pub use plan::{PlannedOp, column_def, plan};
 pub use runner::{

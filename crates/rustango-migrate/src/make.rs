@@ -21,7 +21,6 @@ pub fn app_label(schema: &ModelSchema) -> String {
 
 /// What `makemigrations` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Made {
     /// The models match the migrations: nothing written.
     NoChanges,

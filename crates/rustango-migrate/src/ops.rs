@@ -181,7 +181,11 @@ impl Operation {
                 format!("rename column {table}.{from} to {to}")
             }
             Operation::AlterColumnType { table, to, .. } => {
-                format!("change type of {table}.{} to {:?}", to.name, to.kind)
+                format!(
+                    "change type of {table}.{} to {}",
+                    to.name,
+                    kind_name(to.kind)
+                )
             }
             Operation::AlterColumnNullable { table, to, .. } => format!(
                 "make {table}.{} {}",
@@ -299,4 +303,12 @@ impl Operation {
             },
         })
     }
+}
+
+/// A kind's name as migration files spell it (`i64`, `date_time`).
+fn kind_name(kind: rustango_core::ValueKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{kind:?}"))
 }

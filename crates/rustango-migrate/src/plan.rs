@@ -12,7 +12,7 @@
 //! enforcement off (a `DROP TABLE` would otherwise cascade to child rows) inside the
 //! migration's transaction, and checks every foreign key before committing.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use rustango_query::ddl::{self, ColumnDef, ForeignKeyDef};
 use rustango_query::{Dialect, DialectKind};
@@ -50,7 +50,10 @@ pub fn column_def<'a>(table: &'a TableState, c: &'a ColumnState) -> ColumnDef<'a
         max_digits: c.max_digits,
         decimal_places: c.decimal_places,
         unique: c.unique,
-        indexed: table.indexes.iter().any(|i| i.columns.first() == Some(&c.name)),
+        indexed: table
+            .indexes
+            .iter()
+            .any(|i| i.columns.first() == Some(&c.name)),
         default: c.default.as_deref(),
         references: c.references.as_ref().map(fk_def),
     }
@@ -95,10 +98,31 @@ fn rebuild(d: &dyn Dialect, before: &TableState, after: &TableState) -> Vec<Stri
         quoted(d, &tmp),
         quoted(d, &before.name)
     ));
+    if after
+        .columns
+        .iter()
+        .any(|c| column_def(after, c).is_serial_pk())
+    {
+        // AUTOINCREMENT never reuses a key: carry the old table's counter over (the
+        // copy only raised the new one to the largest key left).
+        let (tmp_lit, old_lit) = (literal(&tmp), literal(&before.name));
+        out.push(format!(
+            "DELETE FROM sqlite_sequence WHERE name = {tmp_lit}"
+        ));
+        out.push(format!(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT {tmp_lit}, seq FROM sqlite_sequence \
+             WHERE name = {old_lit}"
+        ));
+    }
     out.push(format!("DROP TABLE {}", quoted(d, &before.name)));
     out.push(ddl::rename_table_sql(d, &tmp, &after.name));
     out.extend(after.indexes.iter().map(|i| index_sql(d, &after.name, i)));
     out
+}
+
+/// A string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn quoted(d: &dyn Dialect, name: &str) -> String {
@@ -117,15 +141,23 @@ fn sqlite_can_add(c: &ColumnState) -> bool {
     !c.unique && !c.primary_key && constant_default
 }
 
-fn pk_of<'a>(op: &Operation, state: &'a SchemaSnapshot, table: &str) -> Result<(&'a TableState, &'a ColumnState), Error> {
+fn pk_of<'a>(
+    op: &Operation,
+    state: &'a SchemaSnapshot,
+    table: &str,
+) -> Result<(&'a TableState, &'a ColumnState), Error> {
     let t = state.tables.get(table).ok_or_else(|| Error::BadOperation {
         operation: op.describe(),
         reason: format!("table `{table}` does not exist at this point"),
     })?;
-    let pk = t.columns.iter().find(|c| c.primary_key).ok_or_else(|| Error::BadOperation {
-        operation: op.describe(),
-        reason: format!("table `{table}` has no primary key"),
-    })?;
+    let pk = t
+        .columns
+        .iter()
+        .find(|c| c.primary_key)
+        .ok_or_else(|| Error::BadOperation {
+            operation: op.describe(),
+            reason: format!("table `{table}` has no primary key"),
+        })?;
     Ok((t, pk))
 }
 
@@ -139,9 +171,10 @@ pub fn plan(
     use Operation as O;
     let sqlite = d.kind() == DialectKind::Sqlite;
     let postgres = d.kind() == DialectKind::Postgres;
-    // SQLite: foreign keys already written inline by a CreateTable of this list, and
-    // DropForeignKeys made moot by a later DropTable of the same list.
-    let mut inline_fks: HashSet<(String, String)> = HashSet::new();
+    // SQLite: foreign keys already written inline by a CreateTable of this list, until
+    // their AddForeignKey comes (a rebuild in between must keep them: the state does
+    // not have them yet).
+    let mut inline_fks: HashMap<(String, String), ForeignKeyState> = HashMap::new();
     let mut out = Vec::with_capacity(ops.len());
 
     for (i, op) in ops.iter().enumerate() {
@@ -153,7 +186,15 @@ pub fn plan(
         // The SQLite rebuild of `table`, from the state before to the state after.
         let rebuild_of = |name: &str| -> Vec<String> {
             match (table_before(name), table_after(name)) {
-                (Some(b), Some(a)) => rebuild(d, b, a),
+                (Some(b), Some(a)) => {
+                    let mut a = a.clone();
+                    for c in a.columns.iter_mut().filter(|c| c.references.is_none()) {
+                        if let Some(fk) = inline_fks.get(&(name.to_owned(), c.name.clone())) {
+                            c.references = Some(fk.clone());
+                        }
+                    }
+                    rebuild(d, b, &a)
+                }
                 _ => Vec::new(),
             }
         };
@@ -175,7 +216,7 @@ pub fn plan(
                             && let Some(c) = t.columns.iter_mut().find(|c| &c.name == column)
                         {
                             c.references = Some(references.clone());
-                            inline_fks.insert((ft.clone(), column.clone()));
+                            inline_fks.insert((ft.clone(), column.clone()), references.clone());
                         }
                     }
                     sql.push(create_table(d, &t, true));
@@ -286,7 +327,9 @@ pub fn plan(
                         O::AlterColumnType { .. } | O::AlterColumnMaxLength { .. } => {
                             ddl::alter_column_type_sql(d, table, &c)
                         }
-                        O::AlterColumnNullable { .. } => ddl::alter_column_nullable_sql(d, table, &c),
+                        O::AlterColumnNullable { .. } => {
+                            ddl::alter_column_nullable_sql(d, table, &c)
+                        }
                         O::AlterColumnDefault { .. } => ddl::alter_column_default_sql(d, table, &c),
                         _ => ddl::alter_column_unique_sql(d, table, &c),
                     };
@@ -299,11 +342,16 @@ pub fn plan(
                 references,
             } => {
                 if sqlite {
-                    if !inline_fks.contains(&(table.clone(), column.clone())) {
+                    if !inline_fks.contains_key(&(table.clone(), column.clone())) {
                         sql.extend(rebuild_of(table));
                     }
                 } else {
-                    sql.push(ddl::add_foreign_key_sql(d, table, column, &fk_def(references)));
+                    sql.push(ddl::add_foreign_key_sql(
+                        d,
+                        table,
+                        column,
+                        &fk_def(references),
+                    ));
                 }
             }
             O::DropForeignKey { table, column, .. } => {
@@ -320,17 +368,25 @@ pub fn plan(
             }
             O::CreateIndex { table, index } => sql.push(index_sql(d, table, index)),
             O::DropIndex { table, index } => sql.push(ddl::drop_index_sql(d, table, &index.name)),
-            O::AddCheckConstraint { table, check } => match ddl::add_check_sql(d, table, &check.name, &check.expr) {
-                Some(s) => sql.push(s),
-                None => sql.extend(rebuild_of(table)),
-            },
-            O::DropCheckConstraint { table, check } => match ddl::drop_check_sql(d, table, &check.name) {
-                Some(s) => sql.push(s),
-                None => sql.extend(rebuild_of(table)),
-            },
+            O::AddCheckConstraint { table, check } => {
+                match ddl::add_check_sql(d, table, &check.name, &check.expr) {
+                    Some(s) => sql.push(s),
+                    None => sql.extend(rebuild_of(table)),
+                }
+            }
+            O::DropCheckConstraint { table, check } => {
+                match ddl::drop_check_sql(d, table, &check.name) {
+                    Some(s) => sql.push(s),
+                    None => sql.extend(rebuild_of(table)),
+                }
+            }
             O::CreateM2MTable { table, m2m } => sql.push(junction(d, op, state, table, m2m)?),
             O::DropM2MTable { m2m, .. } => sql.push(ddl::drop_table(d, &m2m.through)),
             O::RunSql { sql: s, .. } => sql.push(s.clone()),
+        }
+        if let O::AddForeignKey { table, column, .. } = op {
+            // From here on the state has it.
+            inline_fks.remove(&(table.clone(), column.clone()));
         }
         out.push(PlannedOp {
             position: i + 1,

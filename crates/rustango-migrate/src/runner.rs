@@ -116,15 +116,21 @@ struct Applied {
 
 impl Applied {
     fn label(&self) -> String {
-        label((!self.app.is_empty()).then_some(self.app.as_str()), &self.name)
+        label(
+            (!self.app.is_empty()).then_some(self.app.as_str()),
+            &self.name,
+        )
     }
 }
+
+/// A progress callback.
+type ProgressFn<'a> = Box<dyn FnMut(Progress<'_>) + Send + Sync + 'a>;
 
 /// Applies and unapplies a [`MigrationSet`] on a [`Pool`].
 pub struct Runner<'a> {
     pool: &'a Pool,
     set: &'a MigrationSet,
-    progress: Option<Box<dyn FnMut(Progress<'_>) + Send + 'a>>,
+    progress: Option<ProgressFn<'a>>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -157,7 +163,10 @@ enum Goal {
     Latest,
     /// Bring one app to a position: apply up to and including `upto` (or nothing when
     /// `None`), unapply the rest of that app.
-    App { app: Option<String>, upto: Option<usize> },
+    App {
+        app: Option<String>,
+        upto: Option<usize>,
+    },
     /// Unapply these migrations (positions in the set).
     Unapply(Vec<usize>),
 }
@@ -174,7 +183,7 @@ impl<'a> Runner<'a> {
 
     /// Calls `f` as each migration and operation starts (the CLI prints "operation n
     /// of m").
-    pub fn on_progress(mut self, f: impl FnMut(Progress<'_>) + Send + 'a) -> Self {
+    pub fn on_progress(mut self, f: impl FnMut(Progress<'_>) + Send + Sync + 'a) -> Self {
         self.progress = Some(Box::new(f));
         self
     }
@@ -245,16 +254,33 @@ impl<'a> Runner<'a> {
             Target::Latest => Goal::Latest,
             Target::Zero => Goal::Unapply((0..self.set.files().len()).collect()),
             Target::Named(name) => {
-                let pos = self
-                    .set
-                    .position(name)
-                    .ok_or_else(|| Error::UnknownTarget(name.clone()))?;
+                let pos = self.find(name)?;
                 Goal::App {
                     app: self.set.files()[pos].app.clone(),
                     upto: Some(pos),
                 }
             }
         })
+    }
+
+    /// A migration by its full label, or by a prefix that names exactly one
+    /// (`0002` for `0002_add_slug`, as Django allows).
+    fn find(&self, name: &str) -> Result<usize, Error> {
+        if let Some(pos) = self.set.position(name) {
+            return Ok(pos);
+        }
+        let matches: Vec<usize> = self
+            .set
+            .files()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.label().starts_with(&format!("{name}_")))
+            .map(|(i, _)| i)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(Error::UnknownTarget(name.to_owned())),
+        }
     }
 
     /// The next migration to apply or unapply, if any.
@@ -434,14 +460,16 @@ impl<'a> Runner<'a> {
                 description: &op.description,
             });
             for sql in &op.statements {
-                raw::execute(&mut *conn, sql, Vec::new())
+                // Statements without parameters go over the simple protocol, so a
+                // RunSql may hold several.
+                raw::execute_script(&mut *conn, sql)
                     .await
                     .map_err(|source| Error::OperationFailed {
                         migration: label.clone(),
                         position: op.position,
                         total,
                         operation: op.description.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
             }
         }
@@ -580,7 +608,7 @@ struct Wrapped;
 impl Wrapped {
     fn wrap(e: Error) -> rustango_orm::Error {
         match e {
-            Error::Database(e) => e,
+            Error::Database(e) => *e,
             other => rustango_orm::Error::Other(Box::new(other)),
         }
     }
@@ -589,9 +617,9 @@ impl Wrapped {
         match e {
             rustango_orm::Error::Other(inner) => match inner.downcast::<Error>() {
                 Ok(e) => *e,
-                Err(inner) => Error::Database(rustango_orm::Error::Other(inner)),
+                Err(inner) => rustango_orm::Error::Other(inner).into(),
             },
-            e => Error::Database(e),
+            e => e.into(),
         }
     }
 }
@@ -600,4 +628,29 @@ impl Wrapped {
 /// other targets).
 pub async fn migrate(pool: &Pool, set: &MigrationSet) -> Result<Vec<Step>, Error> {
     Runner::new(pool, set).migrate(&Target::Latest).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Migrating from a spawned task (a server's start-up) needs `Send` futures.
+    #[test]
+    fn runner_futures_are_send() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let pool = rt.block_on(Pool::connect("sqlite::memory:")).unwrap();
+        let set = MigrationSet::default();
+        let mut runner = Runner::new(&pool, &set).on_progress(|_| {});
+        let fut = runner.migrate(&Target::Latest);
+        assert_send(&fut);
+        assert!(rt.block_on(fut).unwrap().is_empty());
+        let fut = migrate(&pool, &set);
+        assert_send(&fut);
+        assert!(rt.block_on(fut).unwrap().is_empty());
+    }
 }

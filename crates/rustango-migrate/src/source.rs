@@ -74,7 +74,7 @@ pub(crate) fn validate_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// A file embedded in a binary by [`embed_migrations!`](crate::embed_migrations).
+/// A file embedded in a binary by `embed_migrations!` (in `rustango::migrate`).
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedFile {
     /// The app subdirectory, or `None`.
@@ -151,8 +151,7 @@ impl MigrationSet {
         Ok(set)
     }
 
-    /// The migrations embedded in the binary (see
-    /// [`embed_migrations!`](crate::embed_migrations)).
+    /// The migrations embedded in the binary by `rustango::migrate::embed_migrations!`.
     pub fn from_embedded(files: &[EmbeddedFile]) -> Result<MigrationSet, Error> {
         let mut parsed = files
             .iter()
@@ -172,7 +171,8 @@ impl MigrationSet {
             .map(|m| MigrationFile::parse(None, &m.name.clone(), &m.to_json()))
             .collect::<Result<Vec<_>, _>>()?;
         let mut set = MigrationSet { files, dir: None };
-        set.files.sort_by(|a, b| (&a.app, &a.name).cmp(&(&b.app, &b.name)));
+        set.files
+            .sort_by(|a, b| (&a.app, &a.name).cmp(&(&b.app, &b.name)));
         Ok(set)
     }
 
@@ -201,14 +201,18 @@ impl MigrationSet {
     /// The schema after every migration of `app`, replaying their operations.
     pub fn state_of_app(&self, app: Option<&str>) -> Result<SchemaSnapshot, Error> {
         self.of_app(app)
-            .try_fold(SchemaSnapshot::default(), |s, f| s.replay(&f.migration.forward))
+            .try_fold(SchemaSnapshot::default(), |s, f| {
+                s.replay(&f.migration.forward)
+            })
     }
 
     /// The schema after the first `n` migrations of the whole set.
     pub fn state_after(&self, n: usize) -> Result<SchemaSnapshot, Error> {
         self.files[..n]
             .iter()
-            .try_fold(SchemaSnapshot::default(), |s, f| s.replay(&f.migration.forward))
+            .try_fold(SchemaSnapshot::default(), |s, f| {
+                s.replay(&f.migration.forward)
+            })
     }
 
     /// The position of a migration named `app/name` or `name`.

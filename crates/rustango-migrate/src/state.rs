@@ -11,6 +11,47 @@ fn bad(op: &Operation, reason: impl Into<String>) -> Error {
     }
 }
 
+/// `expr` (a CHECK expression) with the column `from` renamed `to`, as SQLite and
+/// PostgreSQL rewrite a constraint when a column it uses is renamed: whole identifiers
+/// only, bare (any case) or double-quoted, never in string literals or as a function
+/// name.
+fn rename_in_expr(expr: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    while let Some(c) = rest.chars().next() {
+        let len = match c {
+            '\'' | '"' => {
+                // Up to the closing quote; a doubled quote is an escaped one.
+                let mut end = 1;
+                loop {
+                    match rest[end..].find(c) {
+                        Some(i) if rest[end + i + 1..].starts_with(c) => end += i + 2,
+                        Some(i) => break end + i + 1,
+                        None => break rest.len(),
+                    }
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+                .unwrap_or(rest.len()),
+            c => c.len_utf8(),
+        };
+        let (token, tail) = rest.split_at(len);
+        let is_call = tail.trim_start().starts_with('(');
+        if token.starts_with('"') && token == format!("\"{}\"", from.replace('"', "\"\"")) {
+            out.push('"');
+            out.push_str(&to.replace('"', "\"\""));
+            out.push('"');
+        } else if !token.starts_with(['"', '\'']) && !is_call && token.eq_ignore_ascii_case(from) {
+            out.push_str(to);
+        } else {
+            out.push_str(token);
+        }
+        rest = tail;
+    }
+    out
+}
+
 impl SchemaSnapshot {
     fn table_mut(&mut self, op: &Operation, name: &str) -> Result<&mut TableState, Error> {
         self.tables
@@ -93,6 +134,10 @@ impl SchemaSnapshot {
                             *c = to.clone();
                         }
                     }
+                }
+                // Both backends rewrite the CHECK constraints that use the column.
+                for check in &mut t.checks {
+                    check.expr = rename_in_expr(&check.expr, from, to);
                 }
                 let table = table.clone();
                 for t in self.tables.values_mut() {
@@ -197,5 +242,35 @@ impl SchemaSnapshot {
             self.apply(op)?;
         }
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_in_expr;
+
+    #[test]
+    fn renames_whole_identifiers_only() {
+        assert_eq!(
+            rename_in_expr("points >= 0", "points", "total"),
+            "total >= 0"
+        );
+        assert_eq!(
+            rename_in_expr(
+                "\"points\" > 0 AND POINTS < max_points AND kind <> 'points'",
+                "points",
+                "total"
+            ),
+            "\"total\" > 0 AND total < max_points AND kind <> 'points'"
+        );
+        assert_eq!(
+            rename_in_expr(
+                "length(length) < 5 AND x = 'it''s length'",
+                "length",
+                "size"
+            ),
+            "length(size) < 5 AND x = 'it''s length'"
+        );
+        assert_eq!(rename_in_expr("a_b>0", "a", "c"), "a_b>0");
     }
 }

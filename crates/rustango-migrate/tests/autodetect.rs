@@ -194,7 +194,10 @@ fn a_probable_rename_is_a_hint_not_a_guess() {
     let described: Vec<String> = confirmed.operations.iter().map(|o| o.describe()).collect();
     assert_eq!(
         described,
-        ["rename column tags.name to label", "make tags.label nullable"]
+        [
+            "rename column tags.name to label",
+            "make tags.label nullable"
+        ]
     );
     assert!(confirmed.hints.is_empty());
     assert!("tags.name".parse::<Rename>().is_err());
@@ -209,8 +212,7 @@ fn a_probable_rename_is_a_hint_not_a_guess() {
     )
     .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("--rename tags.name=label"),
+        err.to_string().contains("--rename tags.name=label"),
         "{err}"
     );
 }
@@ -278,4 +280,45 @@ fn every_operation_reverses_and_migrations_unapply_in_reverse_order() {
         with_reverse.reverse().unwrap().reverse().unwrap(),
         with_reverse
     );
+}
+
+/// The SQL of the initial migration, of every kind of change and of unapplying them, per
+/// dialect (SQLite rebuilds included).
+#[test]
+fn sql_per_dialect() {
+    use rustango_query::{Dialect, MySql, Postgres, Sqlite};
+    let v2 = snap(&[
+        v2::Author::SCHEMA,
+        v2::Post::SCHEMA,
+        v2::Tag::SCHEMA,
+        v2::Comment::SCHEMA,
+    ]);
+    let initial = autodetect(&SchemaSnapshot::default(), &v1())
+        .unwrap()
+        .operations;
+    let change = autodetect(&v1(), &v2).unwrap().operations;
+    let back = Migration::new("0002", change.clone(), v2.clone())
+        .backward()
+        .unwrap();
+    let dialects: [(&str, &dyn Dialect); 3] = [
+        ("postgres", &Postgres),
+        ("sqlite", &Sqlite),
+        ("mysql", &MySql),
+    ];
+    for (name, d) in dialects {
+        let mut out = String::new();
+        let mut state = SchemaSnapshot::default();
+        for (title, ops) in [("initial", &initial), ("change", &change), ("back", &back)] {
+            out.push_str(&format!("-- {title}\n"));
+            for op in rustango_migrate::plan(d, &mut state, ops).unwrap() {
+                out.push_str(&format!("-- [{}] {}\n", op.position, op.description));
+                for sql in op.statements {
+                    out.push_str(&sql);
+                    out.push_str(";\n");
+                }
+            }
+        }
+        assert_eq!(state, v1(), "{name}: applying and unapplying returns to v1");
+        insta::assert_snapshot!(format!("sql_{name}"), out);
+    }
 }

@@ -235,6 +235,14 @@ pub(crate) async fn fetch_all(
     .await
 }
 
+/// Whether PostgreSQL refused a prepared statement because the types of its result
+/// changed since it was prepared (a migration ran in between).
+#[cfg(feature = "postgres")]
+fn is_stale_plan(e: &Error) -> bool {
+    matches!(e, Error::Database { code: Some(code), message, .. }
+        if code == "0A000" && message.contains("cached plan"))
+}
+
 /// Runs a query and maps every row, read as values of the given kinds, with `f`. One
 /// buffer serves every row. With `max_rows` (the query's `LIMIT`), reading stops at that
 /// many rows instead of waiting for the end of the result.
@@ -273,10 +281,31 @@ pub(crate) async fn fetch_map<T>(
     match target {
         Target::Pool(pool) => match &pool.kind {
             #[cfg(feature = "postgres")]
-            PoolKind::Postgres(p) => map_rows!(
-                pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(p),
-                pg::decode
-            ),
+            PoolKind::Postgres(p) => {
+                // A connection keeps its prepared statements; when a migration changed
+                // a result column's type since, PostgreSQL refuses the old one once.
+                // Forget this connection's statements and run the query again.
+                let sql: std::sync::Arc<str> = sql.into();
+                let mut c = p.acquire().await?;
+                let retry = params.clone();
+                let first: Result<Vec<T>, Error> = async {
+                    map_rows!(
+                        pg::bind(sqlx::query(AssertSqlSafe(sql.clone())), params).fetch(&mut *c),
+                        pg::decode
+                    )
+                }
+                .await;
+                match first {
+                    Err(e) if is_stale_plan(&e) => {
+                        sqlx::Connection::clear_cached_statements(&mut *c).await?;
+                        map_rows!(
+                            pg::bind(sqlx::query(AssertSqlSafe(sql)), retry).fetch(&mut *c),
+                            pg::decode
+                        )
+                    }
+                    other => other,
+                }
+            }
             #[cfg(feature = "sqlite")]
             PoolKind::Sqlite(p) => map_rows!(
                 lite::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(p),
@@ -321,10 +350,26 @@ pub(crate) async fn execute(
     match target {
         Target::Pool(pool) => match &pool.kind {
             #[cfg(feature = "postgres")]
-            PoolKind::Postgres(p) => Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
-                .execute(p)
-                .await?
-                .rows_affected()),
+            PoolKind::Postgres(p) => {
+                // See `fetch_map`: retry once on a prepared statement gone stale.
+                let sql: std::sync::Arc<str> = sql.into();
+                let mut c = p.acquire().await?;
+                let retry = params.clone();
+                let first = pg::bind(sqlx::query(AssertSqlSafe(sql.clone())), params)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(Error::from);
+                match first {
+                    Err(e) if is_stale_plan(&e) => {
+                        sqlx::Connection::clear_cached_statements(&mut *c).await?;
+                        Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), retry)
+                            .execute(&mut *c)
+                            .await?
+                            .rows_affected())
+                    }
+                    other => Ok(other?.rows_affected()),
+                }
+            }
             #[cfg(feature = "sqlite")]
             PoolKind::Sqlite(p) => Ok(lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
                 .execute(p)
@@ -345,7 +390,54 @@ pub(crate) async fn execute(
                     .await?
                     .rows_affected()),
                 #[cfg(feature = "sqlite")]
-                TxState::SqlitePinned(tx) => Ok(lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                TxState::SqlitePinned(tx) => {
+                    Ok(lite::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected())
+                }
+                TxState::Finished => Err(Error::Unsupported(
+                    "the transaction has already finished".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Runs SQL text that may hold several `;`-separated statements, without parameters
+/// (hand-written data migrations). It uses the simple query protocol on PostgreSQL,
+/// which a prepared statement cannot do.
+pub(crate) async fn execute_script(target: Target<'_>, sql: String) -> Result<u64, Error> {
+    count(&target);
+    log(&sql);
+    match target {
+        Target::Pool(pool) => match &pool.kind {
+            #[cfg(feature = "postgres")]
+            PoolKind::Postgres(p) => Ok(sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(p)
+                .await?
+                .rows_affected()),
+            #[cfg(feature = "sqlite")]
+            PoolKind::Sqlite(p) => Ok(sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(p)
+                .await?
+                .rows_affected()),
+        },
+        Target::Conn(conn) => {
+            let mut guard = conn.state.lock().await;
+            match &mut *guard {
+                #[cfg(feature = "postgres")]
+                TxState::Postgres(tx) => Ok(sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()),
+                #[cfg(feature = "sqlite")]
+                TxState::Sqlite(tx) => Ok(sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()),
+                #[cfg(feature = "sqlite")]
+                TxState::SqlitePinned(tx) => Ok(sqlx::raw_sql(AssertSqlSafe(sql))
                     .execute(&mut **tx)
                     .await?
                     .rows_affected()),

@@ -454,21 +454,27 @@ impl Drop for PinnedSqlite {
 impl std::ops::Deref for PinnedSqlite {
     type Target = sqlx::SqliteConnection;
     fn deref(&self) -> &sqlx::SqliteConnection {
-        self.0.as_ref().expect("pinned connection present until finished")
+        self.0
+            .as_ref()
+            .expect("pinned connection present until finished")
     }
 }
 
 #[cfg(feature = "sqlite")]
 impl std::ops::DerefMut for PinnedSqlite {
     fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
-        self.0.as_mut().expect("pinned connection present until finished")
+        self.0
+            .as_mut()
+            .expect("pinned connection present until finished")
     }
 }
 
 /// Commits a pinned SQLite transaction after checking every foreign key (they were not
 /// enforced while it ran); rolls back and reports the first broken one otherwise.
 #[cfg(feature = "sqlite")]
-async fn finish_pinned_commit(c: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Result<(), Error> {
+async fn finish_pinned_commit(
+    c: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+) -> Result<(), Error> {
     use sqlx::Row as _;
     let broken = sqlx::query("PRAGMA foreign_key_check")
         .fetch_optional(&mut **c)
@@ -516,14 +522,16 @@ where
                 .execute(&mut *c)
                 .await?;
             if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *c).await {
-                let _ = sqlx::raw_sql("PRAGMA foreign_keys = ON").execute(&mut *c).await;
+                let _ = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+                    .execute(&mut *c)
+                    .await;
                 return Err(e.into());
             }
             pool.queries.fetch_add(3, Ordering::Relaxed);
             let conn = Conn {
-                state: Arc::new(tokio::sync::Mutex::new(TxState::SqlitePinned(PinnedSqlite(
-                    Some(c),
-                )))),
+                state: Arc::new(tokio::sync::Mutex::new(TxState::SqlitePinned(
+                    PinnedSqlite(Some(c)),
+                ))),
                 dialect: pool.dialect(),
                 queries: pool.queries.clone(),
                 depth: 0,

@@ -17,6 +17,12 @@ pub async fn execute<'e>(
     exec::execute(exec.target(), sql.to_owned(), params).await
 }
 
+/// Runs SQL text that may hold several `;`-separated statements, with no parameters
+/// (a data migration's `RunSql`); returns the rows affected.
+pub async fn execute_script<'e>(exec: impl Executor<'e>, sql: &str) -> Result<u64, Error> {
+    exec::execute_script(exec.target(), sql.to_owned()).await
+}
+
 /// Runs a query with bound parameters and decodes each row's columns as `kinds`.
 pub async fn fetch<'e>(
     exec: impl Executor<'e>,

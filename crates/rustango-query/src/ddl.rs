@@ -337,7 +337,12 @@ pub fn foreign_keys(d: &dyn Dialect, schema: &ModelSchema) -> Vec<String> {
         .iter()
         .filter_map(|f| {
             let c = ColumnDef::from_field(f);
-            Some(add_foreign_key_sql(d, schema.table, f.column, &c.references?))
+            Some(add_foreign_key_sql(
+                d,
+                schema.table,
+                f.column,
+                &c.references?,
+            ))
         })
         .collect()
 }
@@ -508,11 +513,7 @@ pub fn alter_column_default_sql(
 }
 
 /// Adds or drops a column's unique constraint as `to` says. `None` on SQLite.
-pub fn alter_column_unique_sql(
-    d: &dyn Dialect,
-    table: &str,
-    to: &ColumnDef<'_>,
-) -> Option<String> {
+pub fn alter_column_unique_sql(d: &dyn Dialect, table: &str, to: &ColumnDef<'_>) -> Option<String> {
     let name = unique_name(table, to.name);
     match (d.kind(), to.unique) {
         (DialectKind::Sqlite, _) => None,

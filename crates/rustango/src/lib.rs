@@ -51,7 +51,7 @@ pub mod sql {
     pub use rustango_orm::{
         Agg, Conn, Error, Executor, ForeignKey, GroupedQuery, ManyToMany, Pool, PoolOptions,
         PrefetchQuerySet, Prefetched, QuerySet, Target, Tx, UpdateQuery, create_statements,
-        create_tables, drop_tables, transaction,
+        create_tables, drop_tables, schema_transaction, transaction,
     };
     pub use rustango_orm::{Fetcher, raw};
     pub use rustango_query::DialectKind;
@@ -61,6 +61,21 @@ pub mod sql {
 #[cfg(feature = "signals")]
 pub mod signals {
     pub use rustango_orm::signals::*;
+}
+
+/// Migrations: snapshots, operations, the autodetector, migration files and the runner
+/// (see the book's "Migrations" chapter).
+#[cfg(feature = "migrate")]
+pub mod migrate {
+    pub use rustango_macros::embed_migrations;
+    pub use rustango_migrate::*;
+}
+
+/// The `manage` commands, for a project's `src/bin/manage.rs`:
+/// `rustango::manage::Manage::new().main()`.
+#[cfg(feature = "manage")]
+pub mod manage {
+    pub use rustango_cli::*;
 }
 
 #[doc(hidden)]

@@ -1,93 +1,28 @@
-//! The rustango quick-start: models, migrations-free table creation, queries, relations,
+//! The rustango quick-start: models, embedded migrations, queries, relations,
 //! transactions and signals on an in-memory SQLite database (or the PostgreSQL database
 //! in `DATABASE_URL`), printing what it does.
 //!
 //! Run it with `cargo run -p blog`.
 
-use chrono::{DateTime, Utc};
+use blog::models::{Author, Post, Tag};
+use rustango::Auto;
 use rustango::core::Column as _;
+use rustango::migrate::{MigrationSet, Runner, Target};
 use rustango::sql::{Agg, ForeignKey, Pool};
-use rustango::{Auto, Model};
-use uuid::Uuid;
 
-// ANCHOR: models
-#[derive(Model, Clone, Debug)]
-#[rustango(table = "authors", display = "name", admin(list_display = "id, name"))]
-pub struct Author {
-    #[rustango(primary_key)]
-    pub id: Auto<i64>,
-    #[rustango(max_length = 100)]
-    pub name: String,
-}
-
-#[derive(Model, Clone, Debug)]
-#[rustango(table = "tags")]
-pub struct Tag {
-    #[rustango(primary_key)]
-    pub id: Auto<i64>,
-    #[rustango(max_length = 40, unique)]
-    pub name: String,
-}
-
-#[derive(Model, Clone, Debug)]
-#[rustango(
-    table = "posts",
-    display = "title",
-    admin(
-        list_display = "id, title, status, created_at",
-        search_fields = "title, body",
-        list_filter = "author_id, status",
-        ordering = "-created_at",
-        list_per_page = 50,
-    ),
-    audit(track = "title, body, status"),
-    permissions,
-    index("created_at, author_id"),
-    check(name = "valid_status", expr = "status IN ('draft', 'published')"),
-    m2m(
-        name = "tags",
-        to = "tags",
-        through = "post_tags",
-        src = "post_id",
-        dst = "tag_id"
-    )
-)]
-pub struct Post {
-    #[rustango(primary_key)]
-    pub id: Auto<i64>,
-    #[rustango(max_length = 200, index)]
-    pub title: String,
-    pub body: String,
-    #[rustango(max_length = 20, default = "'draft'")]
-    pub status: String,
-    #[rustango(related_name = "posts")]
-    pub author: ForeignKey<Author>,
-    pub views: i32,
-    #[rustango(auto_now_add)]
-    pub created_at: Auto<DateTime<Utc>>,
-    #[rustango(auto_now)]
-    pub updated_at: Auto<DateTime<Utc>>,
-    #[rustango(soft_delete)]
-    pub deleted_at: Option<DateTime<Utc>>,
-    #[rustango(auto_uuid)]
-    pub external_id: Auto<Uuid>,
-}
-// ANCHOR_END: models
-
-impl Post {
-    fn draft(title: &str, author: i64, views: i32) -> Post {
-        Post {
-            id: Auto::default(),
-            title: title.into(),
-            body: format!("All about {title}."),
-            status: "draft".into(),
-            author: ForeignKey::from(author),
-            views,
-            created_at: Auto::default(),
-            updated_at: Auto::default(),
-            deleted_at: None,
-            external_id: Auto::default(),
-        }
+/// A draft post by `author`.
+fn draft(title: &str, author: i64, views: i32) -> Post {
+    Post {
+        id: Auto::default(),
+        title: title.into(),
+        body: format!("All about {title}."),
+        status: "draft".into(),
+        author: ForeignKey::from(author),
+        views,
+        created_at: Auto::default(),
+        updated_at: Auto::default(),
+        deleted_at: None,
+        external_id: Auto::default(),
     }
 }
 
@@ -99,13 +34,20 @@ struct AuthorStats {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), rustango::sql::Error> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // ANCHOR: connect
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".into());
     let pool = Pool::connect(&url).await?;
-    rustango::sql::create_tables(&pool, &[Author::SCHEMA, Tag::SCHEMA, Post::SCHEMA]).await?;
+    let migrations = MigrationSet::from_embedded(blog::MIGRATIONS)?;
+    let applied = Runner::new(&pool, &migrations)
+        .migrate(&Target::Latest)
+        .await?;
     // ANCHOR_END: connect
-    println!("connected to {:?}; tables created", pool.backend());
+    println!(
+        "connected to {:?}; {} migration(s) applied",
+        pool.backend(),
+        applied.len()
+    );
 
     // ANCHOR: signals
     rustango::signals::connect_post_save::<Post, _, _>(|post, ctx| async move {
@@ -127,7 +69,7 @@ async fn main() -> Result<(), rustango::sql::Error> {
     ada.save_on(&pool).await?;
     let ada_id = *ada.id.get().expect("assigned by the database");
 
-    let mut hello = Post::draft("Hello, rustango", ada_id, 10);
+    let mut hello = draft("Hello, rustango", ada_id, 10);
     hello.save_on(&pool).await?; // INSERT: the key is unset
     hello.status = "published".into();
     hello.save_on(&pool).await?; // UPDATE: the key is set
@@ -145,7 +87,7 @@ async fn main() -> Result<(), rustango::sql::Error> {
     grace.save_on(&pool).await?;
     let grace_id = grace.id.get().copied().unwrap_or(0);
     let drafts = (1..=5)
-        .map(|i| Post::draft(&format!("Notes {i}"), grace_id, i * 3))
+        .map(|i| draft(&format!("Notes {i}"), grace_id, i * 3))
         .collect();
     let drafts = Post::bulk_insert_on(&pool, drafts).await?;
     // ANCHOR_END: bulk
@@ -219,8 +161,8 @@ async fn main() -> Result<(), rustango::sql::Error> {
     );
 
     // ANCHOR: transaction
-    let mut p1 = Post::draft("Part 1", ada_id, 0);
-    let mut p2 = Post::draft("Part 2", ada_id, 0);
+    let mut p1 = draft("Part 1", ada_id, 0);
+    let mut p2 = draft("Part 2", ada_id, 0);
     rustango::sql::transaction(&pool, |mut conn| async move {
         p1.save_on(&mut *conn).await?;
         p2.save_on(&mut *conn).await?;
