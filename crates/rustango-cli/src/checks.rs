@@ -5,24 +5,48 @@ use rustango_orm::Pool;
 
 use crate::{Cli, Error, Manage, app_scopes, models_of};
 
-/// The database URL without its password, for printing.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+/// The database URL without secrets, for printing: the password of `user:password@`
+/// and the values of query parameters that carry one (`password`, `sslpassword`, …).
+pub(crate) fn redact(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
+            let creds = &base[scheme + 3..at];
             match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..scheme + 3], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_secret_param(key) => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
+}
+
+fn is_secret_param(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "passwd", "pwd", "secret", "token", "key"]
+        .iter()
+        .any(|s| key.contains(s))
 }
 
 async fn reachable(pool: &Pool) -> Result<(), rustango_orm::Error> {
     rustango_orm::raw::fetch(
         pool,
-        "SELECT 1",
+        "SELECT CAST(1 AS BIGINT)",
         Vec::new(),
         &[rustango_core::ValueKind::I64],
     )
@@ -46,7 +70,7 @@ pub(crate) async fn about(manage: &Manage, cli: &Cli) -> Result<(), Error> {
     println!("apps:       {}", apps().join(", "));
     let dir = manage.dir(cli);
     let set = manage.migration_set(cli)?;
-    let source = if manage.embedded.is_some() && !dir.exists() {
+    let source = if manage.uses_embedded(cli) {
         "embedded in the binary".to_owned()
     } else {
         dir.display().to_string()
@@ -129,7 +153,7 @@ pub(crate) async fn check(manage: &Manage, cli: &Cli, deploy: bool) -> Result<()
     }
 
     if deploy {
-        deploy_checks(&mut f, cli);
+        deploy_checks(&mut f, manage, cli);
     }
     if f.problems.is_empty() {
         println!("System check identified no issues.");
@@ -230,7 +254,7 @@ async fn schema_drift(f: &mut Findings, pool: &Pool, set: &MigrationSet) {
     }
 }
 
-fn deploy_checks(f: &mut Findings, cli: &Cli) {
+fn deploy_checks(f: &mut Findings, manage: &Manage, cli: &Cli) {
     match std::env::var("RUSTANGO_ENV").as_deref() {
         Ok("prod") | Ok("production") => f.ok("RUSTANGO_ENV is prod"),
         Ok(other) => f.fail(format!(
@@ -248,6 +272,9 @@ fn deploy_checks(f: &mut Findings, cli: &Cli) {
     }
     match (&cli.database_url, std::env::var("DATABASE_URL")) {
         (_, Ok(_)) | (Some(_), _) => f.ok("DATABASE_URL is set"),
+        _ if manage.database_url.is_some() => {
+            f.ok("the database is the project's configured default")
+        }
         _ => f.fail(format!(
             "DATABASE_URL is not set (the default is the development database {})",
             crate::DEFAULT_DATABASE_URL
@@ -267,5 +294,12 @@ mod tests {
         );
         assert_eq!(redact("postgres://app@db/prod"), "postgres://app@db/prod");
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            redact(
+                "postgres://127.0.0.1/db?user=app&password=hunter2&sslpassword=x&sslmode=require"
+            ),
+            "postgres://127.0.0.1/db?user=app&password=***&sslpassword=***&sslmode=require"
+        );
+        assert_eq!(redact("sqlite://x.db?mode=rwc"), "sqlite://x.db?mode=rwc");
     }
 }

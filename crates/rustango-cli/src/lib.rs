@@ -88,8 +88,11 @@ struct Cli {
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// The migrations directory.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "embedded")]
     migrations: Option<PathBuf>,
+    /// Use the migrations compiled into this binary, even if the directory exists.
+    #[arg(long, global = true)]
+    embedded: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -256,12 +259,22 @@ impl Manage {
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
     }
 
+    /// Whether the embedded files stand in for the directory: only when the
+    /// directory was not named on the command line (a typo there must not silently
+    /// switch to other migrations) and does not exist.
+    fn uses_embedded(&self, cli: &Cli) -> bool {
+        self.embedded.is_some()
+            && (cli.embedded || (cli.migrations.is_none() && !self.dir(cli).exists()))
+    }
+
     /// The migrations: the directory when it exists, else the embedded files.
     fn migration_set(&self, cli: &Cli) -> Result<MigrationSet, Error> {
-        let dir = self.dir(cli);
         match self.embedded {
-            Some(files) if !dir.exists() => Ok(MigrationSet::from_embedded(files)?),
-            _ => Ok(MigrationSet::from_dir(&dir)?),
+            Some(files) if self.uses_embedded(cli) => Ok(MigrationSet::from_embedded(files)?),
+            None if cli.embedded => Err(Error::Usage(
+                "this binary has no embedded migrations (see `Manage::embedded`)".into(),
+            )),
+            _ => Ok(MigrationSet::from_dir(self.dir(cli))?),
         }
     }
 

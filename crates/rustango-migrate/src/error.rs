@@ -122,8 +122,27 @@ pub enum Error {
         "no migration is named `{0}`, nor does exactly one start with it (use `zero` to unapply everything)"
     )]
     UnknownTarget(String),
+    /// A migration's operations do not fit the schema before it.
+    #[error("migration `{migration}`: {source}")]
+    InMigration {
+        /// The migration.
+        migration: String,
+        /// What is wrong.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A migration's statements ran but its commit failed (on SQLite: it left a
+    /// foreign key pointing nowhere); nothing of it was applied.
+    #[error("migration `{migration}` was rolled back at commit: {source}")]
+    CommitFailed {
+        /// The migration.
+        migration: String,
+        /// The database's error.
+        #[source]
+        source: Box<rustango_orm::Error>,
+    },
     /// `add-data-op --to` names no migration file.
-    #[error("no migration file is named `{0}`")]
+    #[error("no migration file is named `{0}`, nor does exactly one start with it")]
     UnknownMigration(String),
     /// Reading or writing migration files failed.
     #[error("{path}: {source}")]
@@ -135,7 +154,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A migration name that cannot be a file name.
-    #[error("`{0}` is not a valid migration name: use letters, digits and underscores")]
+    #[error("`{0}` is not a valid migration or app name: use letters, digits, `_` and `-`")]
     BadName(String),
     /// Columns or tables disappeared while similar ones appeared: renames, probably.
     /// Nothing was written.

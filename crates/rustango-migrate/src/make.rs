@@ -182,10 +182,19 @@ pub fn add_data_op(
     let set = MigrationSet::from_dir(dir)?;
     match to {
         Some(to) => {
-            let file = set
-                .of_app(app)
-                .find(|f| f.name == to || f.name.starts_with(&format!("{to}_")))
-                .ok_or_else(|| Error::UnknownMigration(to.to_owned()))?;
+            // The exact name, or the one migration whose name starts with it.
+            let file = match set.of_app(app).find(|f| f.name == to) {
+                Some(f) => f,
+                None => {
+                    let mut matches = set
+                        .of_app(app)
+                        .filter(|f| f.name.starts_with(&format!("{to}_")));
+                    match (matches.next(), matches.next()) {
+                        (Some(f), None) => f,
+                        _ => return Err(Error::UnknownMigration(to.to_owned())),
+                    }
+                }
+            };
             let mut migration = file.migration.clone();
             migration.forward.push(op);
             let path = app_dir(dir, app).join(format!("{}.json", file.name));

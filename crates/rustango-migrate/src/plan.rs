@@ -10,7 +10,8 @@
 //! create the new shape under a temporary name, copy the rows, drop the old table,
 //! rename the new one, re-create the indexes. The runner does this with foreign-key
 //! enforcement off (a `DROP TABLE` would otherwise cascade to child rows) inside the
-//! migration's transaction, and checks every foreign key before committing.
+//! migration's transaction, checks the foreign keys before committing, and keeps what
+//! the snapshot does not describe (see [`Rebuild`]).
 
 use std::collections::HashMap;
 
@@ -28,6 +29,21 @@ pub struct PlannedOp {
     pub description: String,
     /// The SQL, in order (empty when an earlier statement already did the work).
     pub statements: Vec<String>,
+    /// Set when the statements rebuild a SQLite table: the runner then keeps what the
+    /// snapshot does not describe (the table's own indexes and triggers, every view)
+    /// and the table's `AUTOINCREMENT` counter.
+    pub rebuild: Option<Rebuild>,
+}
+
+/// A SQLite table rebuild within an operation (see [`PlannedOp::rebuild`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuild {
+    /// The table.
+    pub table: String,
+    /// The indexes the rebuild re-creates itself (those of the snapshot).
+    pub indexes: Vec<String>,
+    /// Whether the table has an `AUTOINCREMENT` key, whose counter must carry over.
+    pub autoincrement: bool,
 }
 
 fn fk_def(r: &ForeignKeyState) -> ForeignKeyDef<'_> {
@@ -98,31 +114,10 @@ fn rebuild(d: &dyn Dialect, before: &TableState, after: &TableState) -> Vec<Stri
         quoted(d, &tmp),
         quoted(d, &before.name)
     ));
-    if after
-        .columns
-        .iter()
-        .any(|c| column_def(after, c).is_serial_pk())
-    {
-        // AUTOINCREMENT never reuses a key: carry the old table's counter over (the
-        // copy only raised the new one to the largest key left).
-        let (tmp_lit, old_lit) = (literal(&tmp), literal(&before.name));
-        out.push(format!(
-            "DELETE FROM sqlite_sequence WHERE name = {tmp_lit}"
-        ));
-        out.push(format!(
-            "INSERT INTO sqlite_sequence (name, seq) SELECT {tmp_lit}, seq FROM sqlite_sequence \
-             WHERE name = {old_lit}"
-        ));
-    }
     out.push(format!("DROP TABLE {}", quoted(d, &before.name)));
     out.push(ddl::rename_table_sql(d, &tmp, &after.name));
     out.extend(after.indexes.iter().map(|i| index_sql(d, &after.name, i)));
     out
-}
-
-/// A string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn quoted(d: &dyn Dialect, name: &str) -> String {
@@ -183,10 +178,16 @@ pub fn plan(
         let table_before = |name: &str| before.tables.get(name);
         let table_after = |name: &str| state.tables.get(name);
         let mut sql = Vec::new();
+        let rebuilt: std::cell::RefCell<Option<Rebuild>> = std::cell::RefCell::new(None);
         // The SQLite rebuild of `table`, from the state before to the state after.
         let rebuild_of = |name: &str| -> Vec<String> {
             match (table_before(name), table_after(name)) {
                 (Some(b), Some(a)) => {
+                    *rebuilt.borrow_mut() = Some(Rebuild {
+                        table: name.to_owned(),
+                        indexes: a.indexes.iter().map(|i| i.name.clone()).collect(),
+                        autoincrement: a.columns.iter().any(|c| column_def(a, c).is_serial_pk()),
+                    });
                     let mut a = a.clone();
                     for c in a.columns.iter_mut().filter(|c| c.references.is_none()) {
                         if let Some(fk) = inline_fks.get(&(name.to_owned(), c.name.clone())) {
@@ -392,6 +393,7 @@ pub fn plan(
             position: i + 1,
             description: op.describe(),
             statements: sql,
+            rebuild: rebuilt.into_inner(),
         });
     }
     Ok(out)

@@ -169,6 +169,8 @@ enum Goal {
     },
     /// Unapply these migrations (positions in the set).
     Unapply(Vec<usize>),
+    /// Unapply the last applied migration, this many times.
+    Downgrade(usize),
 }
 
 impl<'a> Runner<'a> {
@@ -237,16 +239,9 @@ impl<'a> Runner<'a> {
 
     /// Unapplies the last `n` applied migrations, last first.
     pub async fn downgrade(&mut self, n: usize, dry_run: bool) -> Result<Vec<Step>, Error> {
-        let applied = self.read_applied_unlocked().await?;
-        self.validate(&applied)?;
-        let mut positions: Vec<usize> = applied
-            .iter()
-            .filter_map(|a| self.set.position(&a.label()))
-            .collect();
-        positions.sort_unstable();
-        let keep = positions.len().saturating_sub(n);
-        let goal = Goal::Unapply(positions.split_off(keep));
-        self.run(goal, dry_run).await
+        // Which migrations are "last" is decided under the lock, one at a time, so a
+        // concurrent `migrate` cannot make this unapply out of order.
+        self.run(Goal::Downgrade(n), dry_run).await
     }
 
     fn goal(&self, target: &Target) -> Result<Goal, Error> {
@@ -284,7 +279,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The next migration to apply or unapply, if any.
-    fn next(&self, goal: &Goal, applied: &[Applied]) -> Option<(usize, Direction)> {
+    fn next(&self, goal: &Goal, applied: &[Applied], done: usize) -> Option<(usize, Direction)> {
         let is_applied = |f: &MigrationFile| applied.iter().any(|a| a.label() == f.label());
         let files = self.set.files();
         match goal {
@@ -312,6 +307,11 @@ impl<'a> Runner<'a> {
                 .rev()
                 .find(|i| is_applied(&files[**i]))
                 .map(|i| (*i, Direction::Backward)),
+            Goal::Downgrade(n) if done < *n => (0..files.len())
+                .rev()
+                .find(|i| is_applied(&files[*i]))
+                .map(|i| (i, Direction::Backward)),
+            Goal::Downgrade(_) => None,
         }
     }
 
@@ -381,7 +381,13 @@ impl<'a> Runner<'a> {
             Direction::Forward => file.migration.forward.clone(),
             Direction::Backward => file.migration.backward()?,
         };
-        let operations = plan(d, &mut state, &ops)?;
+        let operations = plan(d, &mut state, &ops).map_err(|e| match e {
+            e @ Error::BadOperation { .. } => Error::InMigration {
+                migration: file.label(),
+                source: Box::new(e),
+            },
+            e => e,
+        })?;
         Ok(Step {
             migration: file.label(),
             direction,
@@ -395,7 +401,7 @@ impl<'a> Runner<'a> {
         if dry_run {
             let mut applied = self.read_applied_unlocked().await?;
             self.validate(&applied)?;
-            while let Some((index, direction)) = self.next(&goal, &applied) {
+            while let Some((index, direction)) = self.next(&goal, &applied, steps.len()) {
                 let step = self.step_for(d, &applied, index, direction)?;
                 let file = &self.set.files()[index];
                 match direction {
@@ -416,11 +422,31 @@ impl<'a> Runner<'a> {
             // Each migration: lock, re-read what is applied, do one step, record it.
             let this = &mut *self;
             let goal = &goal;
+            let done = steps.len();
+            // The migration being committed, to name it if the commit fails.
+            let attempted = std::sync::Mutex::new(None::<String>);
+            let attempted_ref = &attempted;
             let step = schema_transaction(pool, |mut conn| async move {
-                this.run_one(&mut conn, goal).await.map_err(Wrapped::wrap)
+                let step = this.run_one(&mut conn, goal, done).await;
+                if let (Ok(Some(step)), Ok(mut slot)) = (&step, attempted_ref.lock()) {
+                    *slot = Some(step.migration.clone());
+                }
+                step.map_err(Wrapped::wrap)
             })
-            .await
-            .map_err(Wrapped::unwrap)?;
+            .await;
+            let step = match step {
+                Ok(step) => step,
+                Err(e) => {
+                    let e = Wrapped::unwrap(e);
+                    let attempted = attempted.lock().ok().and_then(|mut s| s.take());
+                    return Err(match (e, attempted) {
+                        (Error::Database(source), Some(migration)) => {
+                            Error::CommitFailed { migration, source }
+                        }
+                        (e, _) => e,
+                    });
+                }
+            };
             match step {
                 Some(step) => steps.push(step),
                 None => return Ok(steps),
@@ -428,7 +454,12 @@ impl<'a> Runner<'a> {
         }
     }
 
-    async fn run_one(&mut self, conn: &mut Conn, goal: &Goal) -> Result<Option<Step>, Error> {
+    async fn run_one(
+        &mut self,
+        conn: &mut Conn,
+        goal: &Goal,
+        done: usize,
+    ) -> Result<Option<Step>, Error> {
         let d = self.pool.dialect();
         if d.kind() == DialectKind::Postgres {
             raw::execute(
@@ -441,7 +472,7 @@ impl<'a> Runner<'a> {
         raw::execute(&mut *conn, &create_applied_table(d), Vec::new()).await?;
         let applied = read_applied(&mut *conn, d).await?;
         self.validate(&applied)?;
-        let Some((index, direction)) = self.next(goal, &applied) else {
+        let Some((index, direction)) = self.next(goal, &applied, done) else {
             return Ok(None);
         };
         let step = self.step_for(d, &applied, index, direction)?;
@@ -459,18 +490,26 @@ impl<'a> Runner<'a> {
                 total,
                 description: &op.description,
             });
+            let fail = |source| Error::OperationFailed {
+                migration: label.clone(),
+                position: op.position,
+                total,
+                operation: op.description.clone(),
+                source: Box::new(source),
+            };
+            let kept = match &op.rebuild {
+                Some(rebuild) if d.kind() == DialectKind::Sqlite => {
+                    Some(keep_sqlite_objects(conn, d, rebuild).await.map_err(fail)?)
+                }
+                _ => None,
+            };
             for sql in &op.statements {
                 // Statements without parameters go over the simple protocol, so a
                 // RunSql may hold several.
-                raw::execute_script(&mut *conn, sql)
-                    .await
-                    .map_err(|source| Error::OperationFailed {
-                        migration: label.clone(),
-                        position: op.position,
-                        total,
-                        operation: op.description.clone(),
-                        source: Box::new(source),
-                    })?;
+                raw::execute_script(&mut *conn, sql).await.map_err(fail)?;
+            }
+            if let Some(kept) = kept {
+                kept.restore(conn).await.map_err(fail)?;
             }
         }
         let app = file.app.clone().unwrap_or_default();
@@ -536,6 +575,99 @@ impl<'a> Runner<'a> {
             return Ok(Vec::new());
         }
         read_applied(self.pool, d).await
+    }
+}
+
+/// What a SQLite rebuild would lose, saved before it and restored after it.
+struct KeptObjects {
+    table: String,
+    /// `CREATE` statements of views, triggers and the table's own indexes, in schema
+    /// order.
+    create: Vec<String>,
+    /// The table's `AUTOINCREMENT` counter.
+    sequence: Option<i64>,
+}
+
+/// Saves the schema objects a rebuild of `rebuild.table` would drop or break (views and
+/// triggers anywhere, since they may name the table; indexes of the table that the
+/// snapshot does not list) and drops the views and triggers, which SQLite would
+/// otherwise check against the half-rebuilt schema.
+async fn keep_sqlite_objects(
+    conn: &mut Conn,
+    d: &dyn Dialect,
+    rebuild: &crate::plan::Rebuild,
+) -> Result<KeptObjects, rustango_orm::Error> {
+    let rows = raw::fetch(
+        &mut *conn,
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL \
+         AND (type IN ('view', 'trigger') OR (type = 'index' AND tbl_name = ?)) ORDER BY rowid",
+        vec![Value::String(rebuild.table.clone())],
+        &[ValueKind::String, ValueKind::String, ValueKind::String],
+    )
+    .await?;
+    let mut create = Vec::new();
+    for row in rows {
+        let [Value::String(kind), Value::String(name), Value::String(sql)] = &row[..] else {
+            continue;
+        };
+        match kind.as_str() {
+            "index" if rebuild.indexes.contains(name) => continue,
+            "index" => {}
+            "view" => {
+                raw::execute_script(&mut *conn, &format!("DROP VIEW {}", q(d, name))).await?;
+            }
+            _ => {
+                raw::execute_script(&mut *conn, &format!("DROP TRIGGER {}", q(d, name))).await?;
+            }
+        }
+        create.push(sql.clone());
+    }
+    let sequence = if rebuild.autoincrement {
+        raw::fetch(
+            &mut *conn,
+            "SELECT seq FROM sqlite_sequence WHERE name = ?",
+            vec![Value::String(rebuild.table.clone())],
+            &[ValueKind::I64],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|r| match r.first() {
+            Some(Value::I64(n)) => Some(*n),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    Ok(KeptObjects {
+        table: rebuild.table.clone(),
+        create,
+        sequence,
+    })
+}
+
+impl KeptObjects {
+    async fn restore(self, conn: &mut Conn) -> Result<(), rustango_orm::Error> {
+        if let Some(seq) = self.sequence {
+            // AUTOINCREMENT never reuses a key: the copy only raised the new table's
+            // counter to the largest key left.
+            raw::execute(
+                &mut *conn,
+                "DELETE FROM sqlite_sequence WHERE name = ?",
+                vec![Value::String(self.table.clone())],
+            )
+            .await?;
+            raw::execute(
+                &mut *conn,
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
+                vec![Value::String(self.table), Value::I64(seq)],
+            )
+            .await?;
+        }
+        for sql in &self.create {
+            raw::execute_script(&mut *conn, sql).await?;
+        }
+        Ok(())
     }
 }
 

@@ -155,7 +155,12 @@ impl MigrationSet {
     pub fn from_embedded(files: &[EmbeddedFile]) -> Result<MigrationSet, Error> {
         let mut parsed = files
             .iter()
-            .map(|f| MigrationFile::parse(f.app, f.name, f.json))
+            .map(|f| {
+                if let Some(app) = f.app {
+                    validate_name(app)?;
+                }
+                MigrationFile::parse(f.app, f.name, f.json)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         parsed.sort_by(|a, b| (&a.app, &a.name).cmp(&(&b.app, &b.name)));
         Ok(MigrationSet {
@@ -201,15 +206,6 @@ impl MigrationSet {
     /// The schema after every migration of `app`, replaying their operations.
     pub fn state_of_app(&self, app: Option<&str>) -> Result<SchemaSnapshot, Error> {
         self.of_app(app)
-            .try_fold(SchemaSnapshot::default(), |s, f| {
-                s.replay(&f.migration.forward)
-            })
-    }
-
-    /// The schema after the first `n` migrations of the whole set.
-    pub fn state_after(&self, n: usize) -> Result<SchemaSnapshot, Error> {
-        self.files[..n]
-            .iter()
             .try_fold(SchemaSnapshot::default(), |s, f| {
                 s.replay(&f.migration.forward)
             })

@@ -153,6 +153,12 @@ fn every_kind_of_change() {
     let back = autodetect(&v2, &v1()).unwrap();
     let described: Vec<String> = back.operations.iter().map(|o| o.describe()).collect();
     insta::assert_snapshot!("every_kind_of_change_reversed", described.join("\n"));
+    // The drops (table, column, check, index, junction table, foreign key) and the
+    // changes back, as they are written to a file.
+    insta::assert_snapshot!(
+        "every_kind_of_change_reversed_json",
+        serde_json::to_string_pretty(&back.operations).unwrap()
+    );
 }
 
 #[test]
@@ -200,6 +206,10 @@ fn a_probable_rename_is_a_hint_not_a_guess() {
         ]
     );
     assert!(confirmed.hints.is_empty());
+    insta::assert_snapshot!(
+        "confirmed_rename_json",
+        serde_json::to_string_pretty(&confirmed.operations).unwrap()
+    );
     assert!("tags.name".parse::<Rename>().is_err());
     // A NOT NULL column cannot simply be added; the error says how to rename instead.
     let err = autodetect(

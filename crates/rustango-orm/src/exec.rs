@@ -45,13 +45,15 @@ mod pg {
     use sqlx::postgres::{PgArguments, PgRow};
     use sqlx::query::Query;
 
+    /// Binds the parameters by reference, so that a query can be bound again (the
+    /// retry after a stale prepared statement) without copying them.
     pub(super) fn bind<'q>(
         mut q: Query<'q, sqlx::Postgres, PgArguments>,
-        params: Vec<Value>,
+        params: &'q [Value],
     ) -> Query<'q, sqlx::Postgres, PgArguments> {
         for v in params {
             q = match v {
-                Value::Null(k) => match k {
+                Value::Null(k) => match *k {
                     ValueKind::Bool => q.bind(None::<bool>),
                     ValueKind::I16 => q.bind(None::<i16>),
                     ValueKind::I32 => q.bind(None::<i32>),
@@ -67,14 +69,14 @@ mod pg {
                     ValueKind::Decimal => q.bind(None::<rust_decimal::Decimal>),
                     _ => q.bind(None::<String>),
                 },
-                Value::Bool(v) => q.bind(v),
-                Value::I16(v) => q.bind(v),
-                Value::I32(v) => q.bind(v),
-                Value::I64(v) => q.bind(v),
-                Value::F32(v) => q.bind(v),
-                Value::F64(v) => q.bind(v),
-                Value::String(v) => q.bind(v),
-                Value::Bytes(v) => q.bind(v),
+                Value::Bool(v) => q.bind(*v),
+                Value::I16(v) => q.bind(*v),
+                Value::I32(v) => q.bind(*v),
+                Value::I64(v) => q.bind(*v),
+                Value::F32(v) => q.bind(*v),
+                Value::F64(v) => q.bind(*v),
+                Value::String(v) => q.bind(v.as_str()),
+                Value::Bytes(v) => q.bind(v.as_slice()),
                 Value::Uuid(v) => q.bind(v),
                 Value::Date(v) => q.bind(v),
                 Value::Time(v) => q.bind(v),
@@ -287,10 +289,9 @@ pub(crate) async fn fetch_map<T>(
                 // Forget this connection's statements and run the query again.
                 let sql: std::sync::Arc<str> = sql.into();
                 let mut c = p.acquire().await?;
-                let retry = params.clone();
                 let first: Result<Vec<T>, Error> = async {
                     map_rows!(
-                        pg::bind(sqlx::query(AssertSqlSafe(sql.clone())), params).fetch(&mut *c),
+                        pg::bind(sqlx::query(AssertSqlSafe(sql.clone())), &params).fetch(&mut *c),
                         pg::decode
                     )
                 }
@@ -299,7 +300,7 @@ pub(crate) async fn fetch_map<T>(
                     Err(e) if is_stale_plan(&e) => {
                         sqlx::Connection::clear_cached_statements(&mut *c).await?;
                         map_rows!(
-                            pg::bind(sqlx::query(AssertSqlSafe(sql)), retry).fetch(&mut *c),
+                            pg::bind(sqlx::query(AssertSqlSafe(sql)), &params).fetch(&mut *c),
                             pg::decode
                         )
                     }
@@ -317,7 +318,7 @@ pub(crate) async fn fetch_map<T>(
             match &mut *guard {
                 #[cfg(feature = "postgres")]
                 TxState::Postgres(tx) => map_rows!(
-                    pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **tx),
+                    pg::bind(sqlx::query(AssertSqlSafe(sql)), &params).fetch(&mut **tx),
                     pg::decode
                 ),
                 #[cfg(feature = "sqlite")]
@@ -354,15 +355,14 @@ pub(crate) async fn execute(
                 // See `fetch_map`: retry once on a prepared statement gone stale.
                 let sql: std::sync::Arc<str> = sql.into();
                 let mut c = p.acquire().await?;
-                let retry = params.clone();
-                let first = pg::bind(sqlx::query(AssertSqlSafe(sql.clone())), params)
+                let first = pg::bind(sqlx::query(AssertSqlSafe(sql.clone())), &params)
                     .execute(&mut *c)
                     .await
                     .map_err(Error::from);
                 match first {
                     Err(e) if is_stale_plan(&e) => {
                         sqlx::Connection::clear_cached_statements(&mut *c).await?;
-                        Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), retry)
+                        Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), &params)
                             .execute(&mut *c)
                             .await?
                             .rows_affected())
@@ -380,7 +380,7 @@ pub(crate) async fn execute(
             let mut guard = conn.state.lock().await;
             match &mut *guard {
                 #[cfg(feature = "postgres")]
-                TxState::Postgres(tx) => Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), params)
+                TxState::Postgres(tx) => Ok(pg::bind(sqlx::query(AssertSqlSafe(sql)), &params)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected()),
@@ -477,7 +477,7 @@ pub(crate) fn stream(
                 match kind {
                     #[cfg(feature = "postgres")]
                     PoolKind::Postgres(p) => {
-                        let mut rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&p);
+                        let mut rows = pg::bind(sqlx::query(AssertSqlSafe(sql)), &params).fetch(&p);
                         while let Some(r) = rows.next().await {
                             let item = r.map_err(Error::from).and_then(|r| {
                                 let mut v = Vec::with_capacity(kinds.len());
@@ -513,7 +513,7 @@ pub(crate) fn stream(
                     #[cfg(feature = "postgres")]
                     TxState::Postgres(t) => {
                         let mut rows =
-                            pg::bind(sqlx::query(AssertSqlSafe(sql)), params).fetch(&mut **t);
+                            pg::bind(sqlx::query(AssertSqlSafe(sql)), &params).fetch(&mut **t);
                         while let Some(r) = rows.next().await {
                             let item = r.map_err(Error::from).and_then(|r| {
                                 let mut v = Vec::with_capacity(kinds.len());

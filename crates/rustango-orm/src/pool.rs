@@ -407,7 +407,7 @@ async fn finish(conn: &Conn, commit: bool) -> Result<(), Error> {
         TxState::SqlitePinned(mut pinned) => {
             let mut c = pinned.0.take().expect("a pinned connection is taken once");
             let ended = if commit {
-                finish_pinned_commit(&mut c).await
+                finish_pinned_commit(&mut c, &pinned.1).await
             } else {
                 sqlx::raw_sql("ROLLBACK")
                     .execute(&mut *c)
@@ -439,7 +439,32 @@ async fn finish(conn: &Conn, commit: bool) -> Result<(), Error> {
 /// finished (the future was cancelled), it closes the connection rather than return one
 /// with an open transaction and foreign keys off to the pool.
 #[cfg(feature = "sqlite")]
-pub(crate) struct PinnedSqlite(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+pub(crate) struct PinnedSqlite(
+    Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+    /// Foreign-key violations that were there before (only new ones fail the commit).
+    std::collections::HashSet<FkViolation>,
+);
+
+/// One row of `PRAGMA foreign_key_check`: the table, the row, the referenced table.
+#[cfg(feature = "sqlite")]
+type FkViolation = (String, Option<i64>, String);
+
+#[cfg(feature = "sqlite")]
+async fn foreign_key_violations(c: &mut sqlx::SqliteConnection) -> Result<Vec<FkViolation>, Error> {
+    use sqlx::Row as _;
+    Ok(sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(c)
+        .await?
+        .iter()
+        .map(|row| {
+            (
+                row.try_get(0).unwrap_or_default(),
+                row.try_get(1).ok().flatten(),
+                row.try_get(2).unwrap_or_default(),
+            )
+        })
+        .collect())
+}
 
 #[cfg(feature = "sqlite")]
 impl Drop for PinnedSqlite {
@@ -469,28 +494,25 @@ impl std::ops::DerefMut for PinnedSqlite {
     }
 }
 
-/// Commits a pinned SQLite transaction after checking every foreign key (they were not
-/// enforced while it ran); rolls back and reports the first broken one otherwise.
+/// Commits a pinned SQLite transaction after checking the foreign keys (they were not
+/// enforced while it ran); rolls back and reports the first broken reference that was
+/// not already broken before it began.
 #[cfg(feature = "sqlite")]
 async fn finish_pinned_commit(
     c: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    before: &std::collections::HashSet<FkViolation>,
 ) -> Result<(), Error> {
-    use sqlx::Row as _;
-    let broken = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_optional(&mut **c)
-        .await?;
-    if let Some(row) = broken {
-        let table: Option<String> = row.try_get(0).ok();
-        let parent: Option<String> = row.try_get(2).ok();
+    let broken = foreign_key_violations(c)
+        .await?
+        .into_iter()
+        .find(|v| !before.contains(v));
+    if let Some((table, _, parent)) = broken {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut **c).await;
-        let message = format!(
-            "PRAGMA foreign_key_check: a row of `{}` points at no row of `{}`",
-            table.as_deref().unwrap_or("?"),
-            parent.as_deref().unwrap_or("?")
-        );
+        let message =
+            format!("PRAGMA foreign_key_check: a row of `{table}` points at no row of `{parent}`");
         return Err(Error::ForeignKeyViolation {
-            table,
-            constraint: parent.map(|p| format!("references {p}")),
+            table: Some(table),
+            constraint: Some(format!("references {parent}")),
             source: message.into(),
         });
     }
@@ -502,9 +524,10 @@ async fn finish_pinned_commit(
 ///
 /// On PostgreSQL this is [`transaction`]. On SQLite, foreign-key enforcement is switched
 /// off for the connection while `f` runs, so that rebuilding a table (create, copy,
-/// drop, rename) does not cascade deletes to the rows that point at it; every foreign
-/// key is checked with `PRAGMA foreign_key_check` before commit, and a broken one rolls
-/// the transaction back. The transaction is `BEGIN IMMEDIATE`, so a second writer waits
+/// drop, rename) does not cascade deletes to the rows that point at it; the foreign
+/// keys are checked with `PRAGMA foreign_key_check` before commit, and a reference the
+/// transaction broke rolls it back (references broken before it began are left to the
+/// application). The transaction is `BEGIN IMMEDIATE`, so a second writer waits
 /// (up to the pool's busy timeout) instead of interleaving.
 ///
 /// Nested calls are not supported: call [`transaction`] with the `Conn` for a
@@ -527,10 +550,20 @@ where
                     .await;
                 return Err(e.into());
             }
-            pool.queries.fetch_add(3, Ordering::Relaxed);
+            let before = match foreign_key_violations(&mut c).await {
+                Ok(v) => v.into_iter().collect(),
+                Err(e) => {
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *c).await;
+                    let _ = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+                        .execute(&mut *c)
+                        .await;
+                    return Err(e);
+                }
+            };
+            pool.queries.fetch_add(4, Ordering::Relaxed);
             let conn = Conn {
                 state: Arc::new(tokio::sync::Mutex::new(TxState::SqlitePinned(
-                    PinnedSqlite(Some(c)),
+                    PinnedSqlite(Some(c), before),
                 ))),
                 dialect: pool.dialect(),
                 queries: pool.queries.clone(),

@@ -335,12 +335,20 @@ fn the_shipped_migrations_match_the_models_and_are_embedded() {
     ok(&run(&["migrate"]));
     let check = ok(&run(&["check"]));
     assert!(check.contains("no issues"), "{check}");
-    // Without the directory, the binary uses the files compiled into it.
-    let embedded = Command::new(env!("CARGO_BIN_EXE_manage"))
-        .current_dir(&p.root)
+    // A mistyped directory is an empty one, not a silent switch to other files.
+    let typo = Command::new(env!("CARGO_BIN_EXE_manage"))
         .env_remove("DATABASE_URL")
         .arg("--migrations")
         .arg(p.root.join("not-here"))
+        .args(["--database-url", &p.db_url(), "about"])
+        .output()
+        .unwrap();
+    assert!(ok(&typo).contains("migrations: 0"), "{}", stdout(&typo));
+    // With --embedded, the binary uses the files compiled into it.
+    let embedded = Command::new(env!("CARGO_BIN_EXE_manage"))
+        .current_dir(&p.root)
+        .env_remove("DATABASE_URL")
+        .arg("--embedded")
         .arg("--database-url")
         .arg(p.db_url())
         .arg("about")
@@ -424,6 +432,39 @@ fn postgres_two_concurrent_migrate_processes_apply_each_migration_once() {
     assert_eq!(rows.len(), 5);
     assert!(rows.iter().all(|r| r[1] == rustango::core::Value::I64(1)));
     rt.block_on(pool.close());
+
+    // The other commands against PostgreSQL.
+    let manage = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_manage"))
+            .arg("--migrations")
+            .arg(p.migrations())
+            .args(["--database-url", &url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(ok(&manage(&["status"])).contains("[X] 0005_extra_3"));
+    // The tables the data migrations made by hand are drift; the rest is in order.
+    let check = manage(&["check"]);
+    assert_eq!(check.status.code(), Some(1));
+    let text = stdout(&check);
+    assert!(text.contains("is reachable"), "{text}");
+    assert!(text.contains("ok    every migration is applied"), "{text}");
+    assert!(
+        text.contains("table `extra_0` is not in the migrations"),
+        "{text}"
+    );
+    assert_eq!(text.matches("FAIL").count(), 4, "{text}");
+    let about = ok(&manage(&["about"]));
+    assert!(about.contains("reachable:  yes (Postgres)"), "{about}");
+    let dry = ok(&manage(&["downgrade", "2", "--dry-run"]));
+    assert!(dry.contains("DROP TABLE extra_3"), "{dry}");
+    assert!(ok(&manage(&["status"])).contains("[X] 0005_extra_3"));
+    let down = ok(&manage(&["downgrade", "2"]));
+    assert!(down.contains("Unapplying 0005_extra_3") && down.contains("Unapplying 0004_extra_2"));
+    let status = ok(&manage(&["status"]));
+    assert!(status.contains("[ ] 0004_extra_2") && status.contains("[X] 0003_extra_1"));
+    ok(&manage(&["migrate", "zero"]));
     rt.block_on(rustango::sql::raw::execute(
         &admin,
         &format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
