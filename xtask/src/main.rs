@@ -3,6 +3,7 @@
 //! Commands:
 //! - `test-pg [cargo test args] [-- test binary args]`: the PostgreSQL suites.
 //! - `pg-url [--throwaway]`: print the PostgreSQL URL `test-pg` would use.
+//! - `test-redis [cargo test args] [-- test binary args]`: the Redis suites.
 //! - `check-tiers`: the tier rule of CONVENTIONS §2 (also run by `cargo test`).
 
 mod pg;
@@ -27,6 +28,10 @@ commands:
   pg-url [--throwaway]           print the PostgreSQL URL test-pg would use (--throwaway:
                                  create, start and stop a throwaway cluster, as a check)
                                  XTASK_PG_THROWAWAY=1 forces a throwaway cluster in both
+  test-redis [ARGS] [-- TEST-ARGS]
+                                 run the Redis test suites (same ARGS as test-pg). Uses
+                                 REDIS_URL when it is a redis URL, else a server answering
+                                 PING on 127.0.0.1:6379, else starts one with redis-server
   check-tiers                    check the crate tier rule (CONVENTIONS section 2)
   help                           print this message";
 
@@ -35,6 +40,8 @@ commands:
 enum Service {
     /// PostgreSQL, passed to the tests as `DATABASE_URL`.
     Postgres,
+    /// Redis, passed to the tests as `REDIS_URL`.
+    Redis,
 }
 
 /// A test suite against a real service: `cargo test -p PACKAGE --features FEATURES
@@ -47,7 +54,7 @@ struct Suite {
     filter: &'static str,
 }
 
-/// Every suite that needs a service. Add `test-redis`, `test-mysql`, … suites here.
+/// Every suite that needs a service. Add `test-mysql`, … suites here.
 const SUITES: &[Suite] = &[
     Suite {
         service: Service::Postgres,
@@ -67,6 +74,12 @@ const SUITES: &[Suite] = &[
         features: "__test-pg",
         filter: "postgres",
     },
+    Suite {
+        service: Service::Redis,
+        package: "rustango-cache",
+        features: "__test-redis",
+        filter: "redis",
+    },
 ];
 
 fn main() -> ExitCode {
@@ -78,6 +91,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "test-pg" => test_pg(rest),
         "pg-url" => pg_url(rest),
+        "test-redis" => test_redis(rest),
         "check-tiers" if rest.is_empty() => check_tiers(),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
@@ -151,6 +165,217 @@ fn pg_url(args: &[String]) -> Result<ExitCode> {
         eprintln!("xtask: (test-pg keeps such a cluster running for the whole run)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn test_redis(args: &[String]) -> Result<ExitCode> {
+    let root = tiers::workspace_root();
+    let redis = redis_server::resolve()?;
+    eprintln!(
+        "xtask: Redis: {} -> REDIS_URL={}",
+        redis.how,
+        pg::redact(&redis.url)
+    );
+    run_suites(&root, Service::Redis, &[("REDIS_URL", &redis.url)], args)
+}
+
+/// Finding or starting a Redis server for the `__test-redis` suites: `REDIS_URL` (when
+/// it is a redis URL); a server answering `PING` on 127.0.0.1:6379; a `redis-server`
+/// started on that port without persistence (left running, like a started PostgreSQL
+/// cluster, for the next run).
+mod redis_server {
+    use std::fmt::Write as _;
+    use std::io::{Read as _, Write as _};
+    use std::net::{SocketAddr, TcpStream};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    use std::{env, thread};
+
+    use anyhow::{Context as _, Result, bail};
+
+    use crate::pg::redact;
+
+    const PORT: u16 = 6379;
+    const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A Redis server the tests can use, and how it was found.
+    #[derive(Debug)]
+    pub struct Redis {
+        /// What the tests get as `REDIS_URL`.
+        pub url: String,
+        /// How the server was found, for messages.
+        pub how: String,
+    }
+
+    /// Finds or starts Redis; fails with everything that was tried.
+    pub fn resolve() -> Result<Redis> {
+        let mut tried = String::new();
+        match env::var("REDIS_URL") {
+            Ok(url) if is_redis_url(&url) => {
+                return Ok(Redis {
+                    how: format!("REDIS_URL ({})", redact(&url)),
+                    url,
+                });
+            }
+            Ok(url) => {
+                let _ = writeln!(tried, "  - REDIS_URL is not a redis URL: {}", redact(&url));
+            }
+            Err(_) => tried.push_str("  - REDIS_URL is not set\n"),
+        }
+
+        eprintln!("xtask: looking for Redis on 127.0.0.1:{PORT}");
+        match ping(PORT) {
+            Ok(()) => {
+                return Ok(Redis {
+                    url: local_url(),
+                    how: format!("server already answering PING on 127.0.0.1:{PORT}"),
+                });
+            }
+            Err(err) if port_open() => {
+                // Something else holds the port: starting a server there would fail.
+                let _ = writeln!(
+                    tried,
+                    "  - 127.0.0.1:{PORT} is taken but PING failed: {err:#}"
+                );
+                bail!(
+                    "Redis could not be used:\n{tried}\
+                     Fix: if it needs a password, set REDIS_URL=redis://:PASSWORD@127.0.0.1:{PORT}/, \
+                     or free the port"
+                );
+            }
+            Err(err) => {
+                let _ = writeln!(tried, "  - nothing answers on 127.0.0.1:{PORT}: {err:#}");
+            }
+        }
+
+        match start() {
+            Ok(()) => Ok(Redis {
+                url: local_url(),
+                how: format!("redis-server started on 127.0.0.1:{PORT} (left running)"),
+            }),
+            Err(err) => {
+                let _ = writeln!(tried, "  - redis-server: {err:#}");
+                bail!(
+                    "Redis could not be found or started:\n{tried}\
+                     Fix: install Redis (Debian: `apt-get install redis-server`), or point \
+                     REDIS_URL at a server, e.g. REDIS_URL=redis://127.0.0.1:{PORT}/"
+                )
+            }
+        }
+    }
+
+    fn is_redis_url(url: &str) -> bool {
+        ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+    }
+
+    fn local_url() -> String {
+        format!("redis://127.0.0.1:{PORT}/")
+    }
+
+    fn addr() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], PORT))
+    }
+
+    fn port_open() -> bool {
+        TcpStream::connect_timeout(&addr(), Duration::from_secs(1)).is_ok()
+    }
+
+    /// Sends `PING` and expects `+PONG` (a server that wants a password says `-NOAUTH`).
+    fn ping(port: u16) -> Result<()> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(1)).context("connecting")?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+        stream
+            .write_all(b"*1\r\n$4\r\nPING\r\n")
+            .context("sending PING")?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 256];
+        while !reply.ends_with(b"\r\n") && reply.len() < 4096 {
+            let n = stream.read(&mut buf).context("reading the PING reply")?;
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+        let reply = String::from_utf8_lossy(&reply);
+        if reply.starts_with("+PONG") {
+            Ok(())
+        } else {
+            let first_line: String = reply
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(100)
+                .collect();
+            bail!("PING answered {first_line:?}")
+        }
+    }
+
+    /// Starts a daemonized `redis-server` on 127.0.0.1:6379 without persistence and
+    /// waits until it answers `PING`.
+    fn start() -> Result<()> {
+        let port = PORT.to_string();
+        let args = [
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        eprintln!(
+            "xtask: starting Redis with `redis-server {}`",
+            args.map(|a| if a.is_empty() { "\"\"" } else { a })
+                .join(" ")
+        );
+        let out = Command::new("redis-server")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run redis-server")?;
+        if !out.status.success() {
+            bail!(
+                "redis-server failed: {}\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match ping(PORT) {
+                Ok(()) => return Ok(()),
+                Err(err) if Instant::now() >= deadline => bail!(
+                    "started, but not answering PING on 127.0.0.1:{PORT} after {}s ({err:#}); \
+                     run the command above without `--daemonize yes` to see its log",
+                    START_TIMEOUT.as_secs()
+                ),
+                Err(_) => thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn recognises_redis_urls() {
+            assert!(is_redis_url("redis://127.0.0.1:6379/"));
+            assert!(is_redis_url("rediss://u:p@host/0"));
+            assert!(is_redis_url("redis+unix:///run/redis.sock"));
+            assert!(!is_redis_url("postgres://localhost/db"));
+            assert!(!is_redis_url("127.0.0.1:6379"));
+        }
+    }
 }
 
 /// Runs every suite of `service` with `envs` set; returns the first failing exit code.

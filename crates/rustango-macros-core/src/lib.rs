@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod embed;
+pub mod main_attr;
 pub mod model;
 
 use proc_macro2::TokenStream;

@@ -26,3 +26,19 @@ pub fn embed_migrations(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// Runs `async fn main` on a multi-threaded tokio runtime, with rustango's logging
+/// installed first (`RUSTANGO_LOG`, `RUSTANGO_LOG_FORMAT`). Needs the `server` feature
+/// of `rustango`.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    let original: proc_macro2::TokenStream = item.clone().into();
+    rustango_macros_core::main_attr::expand(args.into(), item.into())
+        .unwrap_or_else(|e| {
+            // Keep the function, so the only error is ours.
+            let mut out = e.into_compile_error();
+            out.extend(original);
+            out
+        })
+        .into()
+}

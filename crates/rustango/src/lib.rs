@@ -78,7 +78,56 @@ pub mod manage {
     pub use rustango_cli::*;
 }
 
+/// The server: `Builder::from_env().await?.migrate(".").await?.api(router).serve(addr)`.
+#[cfg(feature = "server")]
+pub mod server {
+    pub use rustango_server::{
+        Builder, Error, init_tracing, serve_on, shutdown_signal, welcome_router,
+    };
+}
+
+/// `/health` and `/ready`.
+#[cfg(feature = "server")]
+pub mod health {
+    pub use rustango_server::health::*;
+}
+
+/// HTTP building blocks: `Problem` (RFC 7807 problem+json), extractors whose
+/// rejections are problems, `RouterExt`.
+#[cfg(feature = "server")]
+pub mod http {
+    pub use rustango_http::*;
+}
+
+/// The in-process test client: `TestClient::new(router).get("/").send().await`.
+#[cfg(feature = "server")]
+pub mod test_client {
+    pub use rustango_http::test_client::*;
+}
+
+/// Layered settings (`rustango.toml`, `rustango.<env>.toml`, environment variables)
+/// and secrets.
+#[cfg(feature = "server")]
+pub mod config {
+    pub use rustango_config::*;
+}
+
+/// Caching: the `Cache` trait and its in-memory, null and (feature `cache-redis`)
+/// Redis backends.
+#[cfg(feature = "cache")]
+pub mod cache {
+    pub use rustango_cache::*;
+}
+
+/// Runs `async fn main` on a multi-threaded runtime with logging installed.
+#[cfg(feature = "server")]
+pub use rustango_macros::main;
+
 #[doc(hidden)]
 pub mod __private {
     pub use rustango_orm::__private::*;
+    #[cfg(feature = "server")]
+    pub use rustango_server::init_tracing;
+    #[cfg(feature = "server")]
+    pub use tokio;
 }

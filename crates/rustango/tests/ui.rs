@@ -1,4 +1,4 @@
-//! Compile-time checks of `#[derive(Model)]`: what must compile, and the errors (with
+//! Compile-time checks of `#[derive(Model)]` and `#[rustango::main]`: what must compile, and the errors (with
 //! their spans) for what must not.
 
 #[test]
@@ -8,4 +8,7 @@ fn derive_model_ui() {
     t.compile_fail("tests/ui/unknown_attribute.rs");
     t.compile_fail("tests/ui/not_a_field.rs");
     t.compile_fail("tests/ui/wrong_field_type.rs");
+    // `#[rustango::main]`.
+    t.pass("tests/ui/pass_main.rs");
+    t.compile_fail("tests/ui/main_not_async.rs");
 }

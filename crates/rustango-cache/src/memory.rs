@@ -1,0 +1,407 @@
+//! [`InMemoryCache`]: a process-local cache.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+use crate::{Cache, CacheError, KeyTtl, LockGuard, Result, checked_ttl, effective_ttl};
+
+/// Writes between two sweeps of expired entries, at least (see [`State::maybe_purge`]).
+const PURGE_MIN_WRITES: usize = 256;
+
+/// A thread-safe cache in this process's memory: a `HashMap` behind a mutex.
+///
+/// Expired entries are never returned: expiry is checked on every read. They are also
+/// swept out now and then during writes (after a number of writes proportional to the
+/// map's size, so sweeping costs O(1) per write on average), or on demand with
+/// [`purge_expired`](Self::purge_expired). There is no size limit: give entries a TTL
+/// (or a default TTL) when keys are unbounded.
+///
+/// Each instance is its own store: share one through a [`BoxedCache`](crate::BoxedCache).
+/// Nothing is shared between processes; use Redis for that.
+pub struct InMemoryCache {
+    state: Mutex<State>,
+    default_ttl: Option<Duration>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    writes_since_purge: usize,
+}
+
+struct Entry {
+    value: Vec<u8>,
+    expires_at: Option<Instant>,
+}
+
+impl Entry {
+    fn is_live(&self, now: Instant) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// When a value stored at `now` for `ttl` (already checked) expires; `None` if the
+/// clock cannot represent it, which only a TTL near [`crate::MAX_TTL`] could cause.
+fn expiry(now: Instant, ttl: Option<Duration>) -> Option<Instant> {
+    ttl.and_then(|ttl| now.checked_add(ttl))
+}
+
+impl State {
+    /// The live entry under `key`; an expired one is removed.
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
+        if self.entries.get(key).is_some_and(|e| !e.is_live(now)) {
+            self.entries.remove(key);
+        }
+        self.entries.get_mut(key)
+    }
+
+    fn insert(&mut self, key: &str, value: Vec<u8>, expires_at: Option<Instant>, now: Instant) {
+        self.entries
+            .insert(key.to_owned(), Entry { value, expires_at });
+        self.maybe_purge(now);
+    }
+
+    /// Sweeps expired entries once enough writes happened since the last sweep.
+    fn maybe_purge(&mut self, now: Instant) {
+        self.writes_since_purge += 1;
+        if self.writes_since_purge >= PURGE_MIN_WRITES.max(self.entries.len() / 2) {
+            self.purge(now);
+        }
+    }
+
+    fn purge(&mut self, now: Instant) -> usize {
+        self.writes_since_purge = 0;
+        let before = self.entries.len();
+        self.entries.retain(|_, e| e.is_live(now));
+        before - self.entries.len()
+    }
+}
+
+/// Parses `text` as Redis does for `INCRBY`: a canonical decimal `i64` (no sign `+`, no
+/// leading zeros, no spaces, no `-0`).
+fn parse_counter(bytes: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let n: i64 = text.parse().ok()?;
+    (n.to_string() == text).then_some(n)
+}
+
+impl InMemoryCache {
+    /// An empty cache whose keys never expire unless a TTL is given.
+    pub fn new() -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            default_ttl: None,
+        }
+    }
+
+    /// An empty cache whose keys expire after `ttl` unless another TTL is given. A zero
+    /// `ttl` makes writes without an explicit TTL fail with [`CacheError::ZeroTtl`].
+    pub fn with_default_ttl(ttl: Duration) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            default_ttl: Some(ttl),
+        }
+    }
+
+    /// The TTL applied when none is given.
+    pub fn default_ttl(&self) -> Option<Duration> {
+        self.default_ttl
+    }
+
+    /// The number of keys that have not expired.
+    pub fn len(&self) -> usize {
+        let now = Instant::now();
+        self.lock()
+            .entries
+            .values()
+            .filter(|e| e.is_live(now))
+            .count()
+    }
+
+    /// Whether no key is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes expired entries now; returns how many were removed.
+    pub fn purge_expired(&self) -> usize {
+        self.lock().purge(Instant::now())
+    }
+
+    /// The state; a poisoned mutex is recovered (no operation leaves the map
+    /// half-updated, so a panic elsewhere while holding it cannot corrupt it).
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for InMemoryCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for InMemoryCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryCache")
+            .field("entries", &self.lock().entries.len())
+            .field("default_ttl", &self.default_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cache for InMemoryCache {
+    fn get_bytes<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            Ok(self.lock().live(key, now).map(|e| e.value.clone()))
+        })
+    }
+
+    fn set_bytes<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let ttl = effective_ttl(ttl, self.default_ttl)?;
+            let now = Instant::now();
+            self.lock()
+                .insert(key, value.to_vec(), expiry(now, ttl), now);
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            Ok(self
+                .lock()
+                .entries
+                .remove(key)
+                .is_some_and(|e| e.is_live(now)))
+        })
+    }
+
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            Ok(self.lock().live(key, now).is_some())
+        })
+    }
+
+    fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            Ok(match self.lock().live(key, now) {
+                None => KeyTtl::Missing,
+                Some(Entry {
+                    expires_at: None, ..
+                }) => KeyTtl::Persistent,
+                Some(Entry {
+                    expires_at: Some(at),
+                    ..
+                }) => KeyTtl::ExpiresIn(at.saturating_duration_since(now)),
+            })
+        })
+    }
+
+    fn incr<'a>(&'a self, key: &'a str, by: i64, ttl: Duration) -> BoxFuture<'a, Result<i64>> {
+        Box::pin(async move {
+            let ttl = checked_ttl(ttl)?;
+            let now = Instant::now();
+            let mut state = self.lock();
+            let not_an_integer = || CacheError::NotAnInteger {
+                key: key.to_owned(),
+            };
+            match state.live(key, now) {
+                Some(entry) => {
+                    let current = parse_counter(&entry.value).ok_or_else(not_an_integer)?;
+                    let next = current.checked_add(by).ok_or_else(not_an_integer)?;
+                    entry.value = next.to_string().into_bytes();
+                    if entry.expires_at.is_none() {
+                        entry.expires_at = expiry(now, Some(ttl));
+                    }
+                    Ok(next)
+                }
+                None => {
+                    state.insert(
+                        key,
+                        by.to_string().into_bytes(),
+                        expiry(now, Some(ttl)),
+                        now,
+                    );
+                    Ok(by)
+                }
+            }
+        })
+    }
+
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let ttl = effective_ttl(ttl, self.default_ttl)?;
+            let now = Instant::now();
+            let mut state = self.lock();
+            if state.live(key, now).is_some() {
+                return Ok(false);
+            }
+            state.insert(key, value.as_bytes().to_vec(), expiry(now, ttl), now);
+            Ok(true)
+        })
+    }
+
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<LockGuard>>> {
+        Box::pin(async move {
+            let ttl = checked_ttl(ttl)?;
+            let now = Instant::now();
+            let mut state = self.lock();
+            if state.live(key, now).is_some() {
+                return Ok(None);
+            }
+            let guard = LockGuard::new(key);
+            let token = guard.token().as_bytes().to_vec();
+            state.insert(key, token, expiry(now, Some(ttl)), now);
+            Ok(Some(guard))
+        })
+    }
+
+    fn unlock<'a>(&'a self, lock: LockGuard) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            let mut state = self.lock();
+            let owned = state
+                .live(lock.key(), now)
+                .is_some_and(|e| e.value == lock.token().as_bytes());
+            if owned {
+                state.entries.remove(lock.key());
+            }
+            Ok(owned)
+        })
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let mut state = self.lock();
+            state.entries.clear();
+            state.writes_since_purge = 0;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(cache: &InMemoryCache) -> usize {
+        cache.lock().entries.len()
+    }
+
+    #[test]
+    fn counters_parse_like_redis() {
+        assert_eq!(parse_counter(b"0"), Some(0));
+        assert_eq!(parse_counter(b"-42"), Some(-42));
+        assert_eq!(parse_counter(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b""[..],
+            b"+5",
+            b"05",
+            b"-0",
+            b" 5",
+            b"5 ",
+            b"1.0",
+            b"abc",
+            b"9223372036854775808",
+            b"\xff",
+        ] {
+            assert_eq!(parse_counter(bad), None, "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_sweep_expired_entries() {
+        let cache = InMemoryCache::new();
+        for i in 0..100 {
+            cache
+                .set(&format!("short:{i}"), "x", Some(Duration::from_millis(50)))
+                .await
+                .unwrap();
+        }
+        assert_eq!(cache.len(), 100);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(cache.len(), 0, "expired entries are not live");
+        assert_eq!(stored(&cache), 100, "but are only removed by a sweep");
+        for i in 0..PURGE_MIN_WRITES {
+            cache.set(&format!("long:{i}"), "x", None).await.unwrap();
+        }
+        assert_eq!(stored(&cache), PURGE_MIN_WRITES, "the sweep removed them");
+        assert_eq!(cache.purge_expired(), 0);
+    }
+
+    #[tokio::test]
+    async fn reading_an_expired_key_removes_it() {
+        let cache = InMemoryCache::new();
+        cache
+            .set("k", "v", Some(Duration::from_millis(50)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(stored(&cache), 1);
+        assert_eq!(cache.get("k").await.unwrap(), None);
+        assert_eq!(stored(&cache), 0);
+        assert!(cache.is_empty());
+    }
+
+    #[tokio::test]
+    async fn purge_expired_on_demand() {
+        let cache = InMemoryCache::with_default_ttl(Duration::from_millis(50));
+        cache.set("a", "1", None).await.unwrap();
+        cache
+            .set("b", "2", Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(cache.purge_expired(), 1);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.default_ttl(), Some(Duration::from_millis(50)));
+    }
+
+    #[tokio::test]
+    async fn survives_a_poisoned_mutex() {
+        let cache = std::sync::Arc::new(InMemoryCache::new());
+        cache.set("k", "v", None).await.unwrap();
+        let poisoner = std::sync::Arc::clone(&cache);
+        let _ = std::thread::spawn(move || {
+            let _guard = poisoner.state.lock();
+            panic!("poison the mutex");
+        })
+        .join();
+        assert!(cache.state.is_poisoned());
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn huge_ttls_are_clamped_not_panicking() {
+        let cache = InMemoryCache::new();
+        cache.set("k", "v", Some(Duration::MAX)).await.unwrap();
+        assert_eq!(cache.incr("n", 1, Duration::MAX).await.unwrap(), 1);
+        assert!(matches!(
+            cache.ttl("k").await.unwrap(),
+            KeyTtl::ExpiresIn(d) if d > Duration::from_secs(99 * 365 * 24 * 3600)
+        ));
+    }
+}

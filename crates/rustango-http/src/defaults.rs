@@ -1,0 +1,186 @@
+//! Problem responses for what no handler answers: unknown routes (404), known routes
+//! with the wrong method (405), and panics (500).
+//!
+//! [`RouterExt::with_problem_defaults`] installs all three; the pieces are public for
+//! routers assembled by hand.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::extract::{OriginalUri, Request};
+use axum::response::{IntoResponse, Response};
+use http::header;
+use http::{Method, StatusCode};
+use tower::{Layer, Service};
+use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
+
+use crate::Problem;
+
+/// The path the client asked for, before any nesting stripped a prefix.
+fn request_path<B>(req: &http::Request<B>) -> String {
+    match req.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.path().to_owned(),
+        None => req.uri().path().to_owned(),
+    }
+}
+
+/// A fallback handler: 404 problem whose `instance` is the request path.
+///
+/// ```
+/// let app: axum::Router = axum::Router::new().fallback(rustango_http::fallback);
+/// ```
+pub async fn fallback(req: Request) -> Problem {
+    let path = request_path(&req);
+    Problem::not_found()
+        .with_detail("No resource matches this URL.")
+        .with_instance(path)
+}
+
+/// A layer that turns axum's bodiless 405 responses (a route that exists, called with a
+/// method it does not handle) into 405 problems, keeping the `Allow` header.
+///
+/// A handler's own 405 with a body is left alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MethodNotAllowedLayer;
+
+impl MethodNotAllowedLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        MethodNotAllowedLayer
+    }
+}
+
+impl<S> Layer<S> for MethodNotAllowedLayer {
+    type Service = MethodNotAllowed<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MethodNotAllowed { inner }
+    }
+}
+
+/// The service of [`MethodNotAllowedLayer`].
+#[derive(Debug, Clone)]
+pub struct MethodNotAllowed<S> {
+    inner: S,
+}
+
+impl<S, B> Service<http::Request<B>> for MethodNotAllowed<S>
+where
+    S: Service<http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = MethodNotAllowedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = req.method().clone();
+        let path = request_path(&req);
+        MethodNotAllowedFuture {
+            inner: Box::pin(self.inner.call(req)),
+            method,
+            path: Some(path),
+        }
+    }
+}
+
+/// The response future of [`MethodNotAllowed`].
+pub struct MethodNotAllowedFuture<F> {
+    inner: Pin<Box<F>>,
+    method: Method,
+    path: Option<String>,
+}
+
+impl<F> std::fmt::Debug for MethodNotAllowedFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MethodNotAllowedFuture")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for MethodNotAllowedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = match self.inner.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(response)) => response,
+        };
+        let bodiless = response.body().size_hint().exact() == Some(0)
+            && !response.headers().contains_key(header::CONTENT_TYPE);
+        if response.status() != StatusCode::METHOD_NOT_ALLOWED || !bodiless {
+            return Poll::Ready(Ok(response));
+        }
+        let path = self.path.take().unwrap_or_default();
+        let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+            .with_detail(format!("{} is not allowed on this URL.", self.method))
+            .with_instance(path);
+        if let Some(allow) = response.headers().get(header::ALLOW) {
+            problem = problem.with_header(header::ALLOW, allow.clone());
+        }
+        Poll::Ready(Ok(problem.into_response()))
+    }
+}
+
+/// The panic handler of [`catch_panic_layer`]: logs the panic message at error level
+/// and answers with [`Problem::internal`], which never contains it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PanicToProblem;
+
+impl ResponseForPanic for PanicToProblem {
+    type ResponseBody = Body;
+
+    fn response_for_panic(&mut self, err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+        let message = if let Some(s) = err.downcast_ref::<String>() {
+            s.as_str()
+        } else if let Some(s) = err.downcast_ref::<&str>() {
+            s
+        } else {
+            "(a panic payload that is not a string)"
+        };
+        tracing::error!(panic = message, "a handler panicked");
+        Problem::internal().into_response()
+    }
+}
+
+/// tower-http's `CatchPanicLayer` answering a panic with a logged 500 problem.
+pub fn catch_panic_layer() -> CatchPanicLayer<PanicToProblem> {
+    CatchPanicLayer::custom(PanicToProblem)
+}
+
+/// Problem-returning defaults for an axum [`Router`].
+pub trait RouterExt {
+    /// Sets [`fallback`] as the router's fallback (404 problem with `instance`),
+    /// converts axum's empty 405 responses into 405 problems keeping `Allow`
+    /// ([`MethodNotAllowedLayer`]), and turns panics into 500 problems
+    /// ([`catch_panic_layer`]).
+    ///
+    /// Like [`Router::layer`], this applies to the routes added so far: call it after
+    /// the last `route`/`nest`/`merge`. It replaces a fallback set before.
+    #[must_use]
+    fn with_problem_defaults(self) -> Self;
+}
+
+impl<S> RouterExt for Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    fn with_problem_defaults(self) -> Self {
+        self.fallback(fallback)
+            .layer(MethodNotAllowedLayer)
+            .layer(catch_panic_layer())
+    }
+}

@@ -1,0 +1,302 @@
+//! The rustango server: [`Builder`] reads the settings, opens the database, applies
+//! migrations, mounts the application's routes and serves them, finishing in-flight
+//! requests when the process is asked to stop.
+//!
+//! ```no_run
+//! use rustango_server::Builder;
+//!
+//! # async fn run() -> Result<(), rustango_server::Error> {
+//! let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hi" }));
+//! Builder::from_env()
+//!     .await?
+//!     .migrate(".")
+//!     .await?
+//!     .api(app)
+//!     .serve("127.0.0.1:8080")
+//!     .await
+//! # }
+//! ```
+//!
+//! Without a `DATABASE_URL`, the database is the SQLite file `rustango.db` in the
+//! working directory, so a bare `cargo run` works. Until the application mounts its own
+//! `/`, a welcome page answers there; every other unknown path is a 404
+//! `application/problem+json`.
+#![deny(missing_docs)]
+
+pub mod health;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::{Html, IntoResponse, Response};
+use rustango_config::Settings;
+use rustango_migrate::{EmbeddedFile, MigrationSet, Runner, Target};
+use rustango_orm::Pool;
+
+/// Errors of starting and running a server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The settings could not be read or are not valid for this environment.
+    #[error(transparent)]
+    Config(#[from] rustango_config::ConfigError),
+    /// The database could not be opened or refused a statement.
+    #[error("database: {0}")]
+    Database(#[from] rustango_orm::Error),
+    /// Migrations could not be read or applied.
+    #[error(transparent)]
+    Migrate(#[from] rustango_migrate::Error),
+    /// The seed function failed.
+    #[error("seeding failed: {0}")]
+    Seed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The address to serve on is not valid.
+    #[error("cannot serve on `{address}`: {reason}")]
+    BadAddress {
+        /// What was given.
+        address: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Binding or serving failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds and serves a rustango application.
+#[derive(Debug)]
+pub struct Builder {
+    settings: Settings,
+    pool: Pool,
+    routes: Router,
+    migrations: Option<Arc<MigrationSet>>,
+    admin_title: Option<String>,
+}
+
+impl Builder {
+    /// Reads the settings (defaults, `rustango.toml`, `rustango.<env>.toml`, the
+    /// environment), checks them for the environment (production refuses a missing or
+    /// short `SECRET_KEY`) and opens the database.
+    pub async fn from_env() -> Result<Builder, Error> {
+        Self::from_settings(Settings::from_env()?).await
+    }
+
+    /// Like [`from_env`](Self::from_env), with settings made elsewhere (tests).
+    pub async fn from_settings(settings: Settings) -> Result<Builder, Error> {
+        settings.validate()?;
+        for warning in settings.warnings() {
+            tracing::warn!("settings: {warning}");
+        }
+        let pool = Pool::connect(&settings.database_url).await?;
+        Ok(Builder {
+            settings,
+            pool,
+            routes: Router::new(),
+            migrations: None,
+            admin_title: None,
+        })
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The database pool (clone it into handlers' state).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Applies the pending migrations of `dir`: its `migrations/` subdirectory when
+    /// there is one (`.migrate(".")` from the project root), else `dir` itself.
+    pub async fn migrate(self, dir: impl AsRef<Path>) -> Result<Builder, Error> {
+        let dir = dir.as_ref();
+        let nested = dir.join("migrations");
+        let set = MigrationSet::from_dir(if nested.is_dir() { &nested } else { dir })?;
+        self.apply(set).await
+    }
+
+    /// Applies the pending migrations compiled into the binary with
+    /// `embed_migrations!`.
+    pub async fn migrate_embedded(self, files: &'static [EmbeddedFile]) -> Result<Builder, Error> {
+        let set = MigrationSet::from_embedded(files)?;
+        self.apply(set).await
+    }
+
+    async fn apply(mut self, set: MigrationSet) -> Result<Builder, Error> {
+        let steps = Runner::new(&self.pool, &set)
+            .on_progress(|p| {
+                if let rustango_migrate::Progress::Migration { migration, .. } = p {
+                    tracing::info!(migration, "applying migration");
+                }
+            })
+            .migrate(&Target::Latest)
+            .await?;
+        tracing::info!(applied = steps.len(), "migrations up to date");
+        self.migrations = Some(Arc::new(set));
+        Ok(self)
+    }
+
+    /// Mounts the application's routes (several calls merge them).
+    pub fn api(mut self, router: Router) -> Builder {
+        self.routes = self.routes.merge(router);
+        self
+    }
+
+    /// Runs `seed` once with the pool, after migrations (demo data, a first user).
+    pub async fn seed_with<F, Fut, E>(self, seed: F) -> Result<Builder, Error>
+    where
+        F: FnOnce(Pool) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        seed(self.pool.clone())
+            .await
+            .map_err(|e| Error::Seed(e.into()))?;
+        Ok(self)
+    }
+
+    /// The title of the admin site (used when the admin is mounted).
+    pub fn admin_title(mut self, title: impl Into<String>) -> Builder {
+        self.admin_title = Some(title.into());
+        self
+    }
+
+    /// The admin title set with [`admin_title`](Self::admin_title).
+    pub fn admin_title_value(&self) -> Option<&str> {
+        self.admin_title.as_deref()
+    }
+
+    /// The complete application: the mounted routes, `/health` and `/ready`, the
+    /// welcome page at `/` unless the application has its own, problem+json for
+    /// unknown routes, wrong methods and panics.
+    pub fn into_router(self) -> Router {
+        let health = match &self.migrations {
+            Some(set) => health::health_router_with(self.pool.clone(), set.clone()),
+            None => health::health_router(self.pool.clone()),
+        };
+        let routes = self.routes.merge(health);
+        let routes = rustango_http::RouterExt::with_problem_defaults(routes);
+        // The welcome page answers `/` only when nothing else does.
+        routes.fallback(fallback)
+    }
+
+    /// Serves on `addr` (`"127.0.0.1:8080"`; `"settings"` or an empty string uses the
+    /// configured `bind`) until SIGINT or SIGTERM, then stops accepting connections and
+    /// lets in-flight requests finish.
+    pub async fn serve(self, addr: &str) -> Result<(), Error> {
+        let addr: SocketAddr = if addr.is_empty() || addr == "settings" {
+            self.settings.bind
+        } else {
+            addr.parse()
+                .map_err(|e: std::net::AddrParseError| Error::BadAddress {
+                    address: addr.to_owned(),
+                    reason: e.to_string(),
+                })?
+        };
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        serve_on(listener, self.into_router(), shutdown_signal()).await
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight
+/// requests and returns. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let local = listener.local_addr()?;
+    tracing::info!(%local, "serving");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+async fn fallback(uri: axum::http::Uri) -> Response {
+    if uri.path() == "/" {
+        welcome().await.into_response()
+    } else {
+        rustango_http::Problem::not_found()
+            .with_instance(uri.path())
+            .into_response()
+    }
+}
+
+/// Installs rustango's log output (what `#[rustango::main]` calls first): the filter
+/// from `RUSTANGO_LOG` (default `info`, `tracing` filter syntax), JSON lines when
+/// `RUSTANGO_LOG_FORMAT=json`, human-readable lines otherwise. Does nothing when a
+/// subscriber is already installed.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUSTANGO_LOG").unwrap_or_else(|_| "info".to_owned());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("RUSTANGO_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// A router with only the welcome page at `/` (the Builder serves it by itself until
+/// the application mounts its own `/`).
+pub fn welcome_router() -> Router {
+    Router::new().route("/", axum::routing::get(welcome))
+}
+
+async fn welcome() -> Html<&'static str> {
+    Html(WELCOME)
+}
+
+const WELCOME: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>rustango is running</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:.1rem .3rem}</style>
+</head>
+<body>
+<h1>rustango is running</h1>
+<p>This page answers <code>/</code> until your application mounts its own route there.</p>
+<ul>
+<li><code>/health</code>: the process is up</li>
+<li><code>/ready</code>: the database answers and the migrations are applied</li>
+</ul>
+<p>Next: define a model, run <code>cargo run --bin manage -- makemigrations</code> and
+<code>migrate</code>, and mount your routes with <code>Builder::api</code>.</p>
+</body>
+</html>
+"#;

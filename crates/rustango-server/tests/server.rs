@@ -1,0 +1,184 @@
+//! The Builder's application: welcome page, problem responses, health and readiness,
+//! migrations at start-up, and graceful shutdown over real TCP.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use rustango_config::{Settings, Sources};
+use rustango_http::test_client::TestClient;
+use rustango_server::Builder;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Project {
+    dir: std::path::PathBuf,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = std::env::temp_dir().join(format!(
+            "rustango-server-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Project { dir }
+    }
+
+    fn settings(&self) -> Settings {
+        let mut vars = std::collections::BTreeMap::new();
+        vars.insert(
+            "DATABASE_URL".to_owned(),
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.dir.join("db.sqlite3").display()
+            ),
+        );
+        Settings::load(Sources {
+            dir: self.dir.clone(),
+            vars,
+        })
+        .unwrap()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn welcome_page_until_the_app_mounts_its_own_root() {
+    let p = Project::new();
+    let app = Builder::from_settings(p.settings())
+        .await
+        .unwrap()
+        .into_router();
+    let client = TestClient::new(app);
+    let r = client.get("/").send().await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("rustango is running"));
+    let r = client.get("/nope").send().await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let problem: serde_json::Value = r.json();
+    assert_eq!(problem["status"], 404);
+    assert_eq!(problem["instance"], "/nope");
+
+    let app = Builder::from_settings(p.settings())
+        .await
+        .unwrap()
+        .api(Router::new().route("/", get(|| async { "mine" })))
+        .into_router();
+    let r = TestClient::new(app).get("/").send().await;
+    assert_eq!(r.text(), "mine");
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let p = Project::new();
+    let app = Builder::from_settings(p.settings())
+        .await
+        .unwrap()
+        .into_router();
+    let client = TestClient::new(app);
+    let r = client.get("/health").send().await;
+    assert_eq!(r.status, 200);
+    let r = client.get("/ready").send().await;
+    assert_eq!(r.status, 200);
+    let body: serde_json::Value = r.json();
+    assert_eq!(body["checks"]["database"], "ok");
+}
+
+#[tokio::test]
+async fn readiness_fails_while_migrations_are_pending_and_passes_after_migrate() {
+    use rustango_migrate::{Migration, MigrationSet, Operation};
+    let p = Project::new();
+    let migration = Migration::new(
+        "0001_notes",
+        vec![Operation::RunSql {
+            sql: "CREATE TABLE notes (id INTEGER PRIMARY KEY)".into(),
+            reverse_sql: Some("DROP TABLE notes".into()),
+        }],
+        Default::default(),
+    );
+    let dir = p.dir.join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("0001_notes.json"), migration.to_json()).unwrap();
+
+    // Nothing applied yet: not ready, and the check says why.
+    let builder = Builder::from_settings(p.settings()).await.unwrap();
+    let set = std::sync::Arc::new(MigrationSet::from_dir(&dir).unwrap());
+    let app = rustango_server::health::health_router_with(builder.pool().clone(), set);
+    let r = TestClient::new(app).get("/ready").send().await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let body: serde_json::Value = r.json();
+    assert_eq!(body["checks"]["migrations"]["pending"][0], "0001_notes");
+
+    // The Builder applies them at start-up (`.migrate(".")` finds ./migrations).
+    let app = builder.migrate(&p.dir).await.unwrap().into_router();
+    let client = TestClient::new(app);
+    let r = client.get("/ready").send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_bad_address_is_a_typed_error() {
+    let p = Project::new();
+    let err = Builder::from_settings(p.settings())
+        .await
+        .unwrap()
+        .serve("not an address")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, rustango_server::Error::BadAddress { .. }),
+        "{err}"
+    );
+}
+
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    Ok(out)
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
+    let app = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            "finished"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rustango_server::serve_on(listener, app, async {
+        let _ = stopped.await;
+    }));
+    let in_flight = tokio::spawn(raw_get(addr, "/slow"));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // New connections are no longer served.
+    let late = raw_get(addr, "/slow").await;
+    assert!(
+        late.as_ref().map_or(true, |body| !body.contains("200 OK")),
+        "{late:?}"
+    );
+    // The request that was running completes.
+    let body = in_flight.await.unwrap().unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.ends_with("finished"), "{body}");
+    server.await.unwrap().unwrap();
+}

@@ -1,0 +1,2 @@
+#[rustango::main]
+fn main() {}
