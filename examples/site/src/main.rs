@@ -1,0 +1,16 @@
+//! `cargo run -p site`: serves the notes API on http://127.0.0.1:8080 (the `bind`
+//! setting, `RUSTANGO_BIND`), on the SQLite file `rustango.db` unless `DATABASE_URL`
+//! says otherwise. Ctrl-C or SIGTERM stops it after in-flight requests finish.
+
+// ANCHOR: main
+#[rustango::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let builder = rustango::server::Builder::from_env()
+        .await?
+        .migrate_embedded(site::MIGRATIONS)
+        .await?;
+    let routes = site::routes(builder.pool().clone());
+    builder.api(routes).serve("settings").await?;
+    Ok(())
+}
+// ANCHOR_END: main
