@@ -80,6 +80,12 @@ const SUITES: &[Suite] = &[
         features: "__test-redis",
         filter: "redis",
     },
+    Suite {
+        service: Service::Redis,
+        package: "rustango-middleware",
+        features: "__test-redis",
+        filter: "redis",
+    },
 ];
 
 fn main() -> ExitCode {

@@ -119,6 +119,12 @@ pub mod cache {
     pub use rustango_cache::*;
 }
 
+/// Production middleware, one layer per concern, chained with `RouterExt`.
+#[cfg(feature = "middleware")]
+pub mod middleware {
+    pub use rustango_middleware::*;
+}
+
 /// Runs `async fn main` on a multi-threaded runtime with logging installed.
 #[cfg(feature = "server")]
 pub use rustango_macros::main;

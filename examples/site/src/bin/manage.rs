@@ -1,4 +1,4 @@
-//! `cargo run -p site --bin manage -- --help`.
+//! `cargo run -p site --bin site-manage -- --help` (a project calls its own `manage`).
 use site as _;
 
 fn main() -> std::process::ExitCode {

@@ -1,0 +1,120 @@
+//! The request-id span, in a test binary of its own: tracing caches per call site
+//! whether anyone listens, and other tests running the same layer at the same time
+//! without a subscriber would make that cache say no.
+#![cfg(feature = "request-id")]
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::get;
+use rustango_http::test_client::TestClient;
+use rustango_middleware::request_id::RequestIdLayer;
+
+// --- the span ---------------------------------------------------------------------
+
+/// The recorded fields of one span, by name.
+type SpanFields = Vec<(String, String)>;
+
+/// A subscriber that records the fields of `request` spans and which span each event
+/// was logged in.
+#[derive(Default, Clone)]
+struct Recorder {
+    spans: Arc<Mutex<Vec<SpanFields>>>,
+    events: Arc<Mutex<Vec<Option<u64>>>>,
+    current: Arc<Mutex<Vec<u64>>>,
+}
+
+struct Fields<'a>(&'a mut SpanFields);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+}
+
+impl tracing::Subscriber for Recorder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut fields = vec![("name".to_owned(), attrs.metadata().name().to_owned())];
+        attrs.record(&mut Fields(&mut fields));
+        let mut spans = self.spans.lock().unwrap();
+        spans.push(fields);
+        tracing::span::Id::from_u64(spans.len() as u64)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {
+        let current = self.current.lock().unwrap().last().copied();
+        self.events.lock().unwrap().push(current);
+    }
+
+    fn enter(&self, span: &tracing::span::Id) {
+        self.current.lock().unwrap().push(span.into_u64());
+    }
+
+    fn exit(&self, _: &tracing::span::Id) {
+        self.current.lock().unwrap().pop();
+    }
+}
+
+#[test]
+fn span_carries_the_id() {
+    let recorder = Recorder::default();
+    let handler = || async {
+        tracing::info!("inside the handler");
+        "ok"
+    };
+    let client = TestClient::new(
+        Router::new()
+            .route("/things", get(handler))
+            .layer(RequestIdLayer::new()),
+    );
+    tracing::subscriber::with_default(recorder.clone(), || {
+        // Another test of this binary may have reached the span's callsite first, with
+        // no subscriber interested; make tracing ask again.
+        tracing::callsite::rebuild_interest_cache();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let r = client
+                    .get("/things?token=secret")
+                    .header("x-request-id", "span-test-1")
+                    .send()
+                    .await;
+                assert_eq!(r.status, 200);
+            });
+    });
+    let spans = recorder.spans.lock().unwrap();
+    let (index, fields) = spans
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.contains(&("name".into(), "request".into())))
+        .expect("no `request` span");
+    assert!(
+        fields.contains(&("request_id".into(), "span-test-1".into())),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&("method".into(), "GET".into())),
+        "{fields:?}"
+    );
+    // The path, never the query string.
+    assert!(
+        fields.contains(&("path".into(), "/things".into())),
+        "{fields:?}"
+    );
+    let span_id = index as u64 + 1;
+    let events = recorder.events.lock().unwrap();
+    assert!(
+        events.contains(&Some(span_id)),
+        "the handler's event was not inside the request span: {events:?}"
+    );
+}
