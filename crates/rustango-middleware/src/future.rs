@@ -71,3 +71,8 @@ macro_rules! extension_extractor {
 }
 #[allow(unused_imports)]
 pub(crate) use extension_extractor;
+
+/// The response future of the layers that either call the inner service or answer at
+/// once (a refusal, a redirect): one or the other, with nothing boxed.
+pub type ShortCircuit<F, E> =
+    futures_util::future::Either<F, futures_util::future::Ready<Result<Response, E>>>;

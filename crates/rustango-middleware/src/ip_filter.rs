@@ -45,7 +45,7 @@
 //! # }).unwrap();
 //! ```
 
-use std::future::{Ready, ready};
+use futures_util::future::ready;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -181,7 +181,7 @@ pub struct IpFilter<S> {
 /// An alias of `futures_util`'s `Either` rather than a struct of its own: that needs
 /// no allocation and no pin projection (this crate forbids `unsafe` and does not
 /// depend on `pin-project`).
-pub type ResponseFuture<F, E> = Either<F, Ready<Result<Response, E>>>;
+pub type ResponseFuture<F, E> = crate::future::ShortCircuit<F, E>;
 
 impl<S, B> Service<Request<B>> for IpFilter<S>
 where

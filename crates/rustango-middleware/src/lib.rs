@@ -6,12 +6,24 @@
 #![deny(missing_docs)]
 
 mod future;
-pub use future::BoxResponseFuture;
+pub use future::{BoxResponseFuture, ShortCircuit};
 
+#[cfg(feature = "body-limit")]
+pub mod body_limit;
+#[cfg(feature = "compression")]
+pub mod compression;
+#[cfg(feature = "cors")]
+pub mod cors;
+#[cfg(feature = "etag")]
+pub mod etag;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
 #[cfg(feature = "ip-filter")]
 pub mod ip_filter;
+#[cfg(feature = "maintenance")]
+pub mod maintenance;
+#[cfg(feature = "method-override")]
+pub mod method_override;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 #[cfg(feature = "real-ip")]
@@ -20,10 +32,18 @@ pub mod real_ip;
 pub mod request_id;
 #[cfg(feature = "security-headers")]
 pub mod security_headers;
+#[cfg(feature = "server-timing")]
+pub mod server_timing;
+#[cfg(feature = "timeout")]
+pub mod timeout;
+#[cfg(feature = "trailing-slash")]
+pub mod trailing_slash;
 
 /// The spec's chaining style: `router.security_headers(SecurityHeadersLayer::strict())
 /// .request_id(RequestIdLayer::new())…`. Each method is `Router::layer` with that
-/// layer, so the last one added runs first on a request.
+/// layer, so the last one added runs first on a request. `TrailingSlashLayer` and
+/// `MethodOverrideLayer` are not here: they change the path or method, so they must
+/// wrap the router (run before routing) rather than be layered inside it.
 ///
 /// ```
 /// use rustango_middleware::RouterExt as _;
@@ -52,6 +72,27 @@ pub trait RouterExt: Sized {
     /// Replays the stored response to a repeated `Idempotency-Key`.
     #[cfg(feature = "idempotency")]
     fn idempotency(self, layer: idempotency::IdempotencyLayer) -> Self;
+    /// Answers cross-origin requests and preflights per the allowlist.
+    #[cfg(feature = "cors")]
+    fn cors(self, layer: cors::CorsLayer) -> Self;
+    /// Compresses responses (gzip, deflate, br) per `Accept-Encoding`.
+    #[cfg(feature = "compression")]
+    fn compression(self, layer: compression::CompressionLayer) -> Self;
+    /// Refuses request bodies over a size with a 413 problem.
+    #[cfg(feature = "body-limit")]
+    fn body_limit(self, layer: body_limit::BodyLimitLayer) -> Self;
+    /// Answers a 503 problem when a handler takes too long.
+    #[cfg(feature = "timeout")]
+    fn timeout(self, layer: timeout::TimeoutLayer) -> Self;
+    /// Tags GET responses and answers `304 Not Modified` on `If-None-Match`.
+    #[cfg(feature = "etag")]
+    fn etag(self, layer: etag::EtagLayer) -> Self;
+    /// Adds the `Server-Timing` header.
+    #[cfg(feature = "server-timing")]
+    fn server_timing(self, layer: server_timing::ServerTimingLayer) -> Self;
+    /// Answers a 503 problem while maintenance is on.
+    #[cfg(feature = "maintenance")]
+    fn maintenance(self, layer: maintenance::MaintenanceLayer) -> Self;
 }
 
 impl<S: Clone + Send + Sync + 'static> RouterExt for axum::Router<S> {
@@ -77,6 +118,34 @@ impl<S: Clone + Send + Sync + 'static> RouterExt for axum::Router<S> {
     }
     #[cfg(feature = "idempotency")]
     fn idempotency(self, layer: idempotency::IdempotencyLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "cors")]
+    fn cors(self, layer: cors::CorsLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "compression")]
+    fn compression(self, layer: compression::CompressionLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "body-limit")]
+    fn body_limit(self, layer: body_limit::BodyLimitLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "timeout")]
+    fn timeout(self, layer: timeout::TimeoutLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "etag")]
+    fn etag(self, layer: etag::EtagLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "server-timing")]
+    fn server_timing(self, layer: server_timing::ServerTimingLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "maintenance")]
+    fn maintenance(self, layer: maintenance::MaintenanceLayer) -> Self {
         self.layer(layer)
     }
 }

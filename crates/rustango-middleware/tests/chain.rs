@@ -5,11 +5,18 @@ use std::time::Duration;
 
 use rustango_http::test_client::TestClient;
 use rustango_middleware::RouterExt as _;
+use rustango_middleware::body_limit::BodyLimitLayer;
+use rustango_middleware::compression::CompressionLayer;
+use rustango_middleware::cors::CorsLayer;
+use rustango_middleware::etag::EtagLayer;
 use rustango_middleware::idempotency::IdempotencyLayer;
 use rustango_middleware::ip_filter::IpFilterLayer;
+use rustango_middleware::maintenance::MaintenanceLayer;
 use rustango_middleware::rate_limit::RateLimitLayer;
 use rustango_middleware::request_id::RequestIdLayer;
 use rustango_middleware::security_headers::SecurityHeadersLayer;
+use rustango_middleware::server_timing::ServerTimingLayer;
+use rustango_middleware::timeout::TimeoutLayer;
 
 #[tokio::test]
 async fn the_whole_stack_answers_and_refuses_with_problems() {
@@ -19,7 +26,14 @@ async fn the_whole_stack_answers_and_refuses_with_problems() {
             axum::routing::get(|| async { "hi" }).post(|| async { "made" }),
         )
         .idempotency(IdempotencyLayer::in_memory())
-        .rate_limit(RateLimitLayer::per_ip(3, Duration::from_secs(60)))
+        .etag(EtagLayer::new())
+        .timeout(TimeoutLayer::new(Duration::from_secs(5)))
+        .body_limit(BodyLimitLayer::new(64 * 1024))
+        .compression(CompressionLayer::new())
+        .server_timing(ServerTimingLayer::new())
+        .maintenance(MaintenanceLayer::new().enabled(false))
+        .cors(CorsLayer::new().allow_origins(["https://app.example.com"]))
+        .rate_limit(RateLimitLayer::per_ip(4, Duration::from_secs(60)))
         .ip_filter(IpFilterLayer::try_block(["203.0.113.0/24"]).unwrap())
         .request_id(RequestIdLayer::new())
         .security_headers(SecurityHeadersLayer::strict());
@@ -29,6 +43,16 @@ async fn the_whole_stack_answers_and_refuses_with_problems() {
     assert!(r.header("content-security-policy").is_some());
     assert!(r.header("x-request-id").is_some());
     assert!(r.header("ratelimit").is_some());
+    assert!(r.header("server-timing").is_some());
+    assert!(r.header("etag").is_some());
+    // A declared length over the limit is refused before the handler runs.
+    let too_big = client
+        .post("/")
+        .header("content-length", "102400")
+        .body(vec![b'x'; 100 * 1024])
+        .send()
+        .await;
+    assert_eq!(too_big.status, 413);
     let r = client
         .post("/")
         .header("idempotency-key", "k1")
