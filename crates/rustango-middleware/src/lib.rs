@@ -8,12 +8,16 @@
 mod future;
 pub use future::{BoxResponseFuture, ShortCircuit};
 
+#[cfg(feature = "access-log")]
+pub mod access_log;
 #[cfg(feature = "body-limit")]
 pub mod body_limit;
 #[cfg(feature = "compression")]
 pub mod compression;
 #[cfg(feature = "cors")]
 pub mod cors;
+#[cfg(feature = "csrf")]
+pub mod csrf;
 #[cfg(feature = "etag")]
 pub mod etag;
 #[cfg(feature = "idempotency")]
@@ -93,6 +97,12 @@ pub trait RouterExt: Sized {
     /// Answers a 503 problem while maintenance is on.
     #[cfg(feature = "maintenance")]
     fn maintenance(self, layer: maintenance::MaintenanceLayer) -> Self;
+    /// Logs one line per request, secrets redacted.
+    #[cfg(feature = "access-log")]
+    fn access_log(self, layer: access_log::AccessLogLayer) -> Self;
+    /// Refuses cross-site unsafe requests that ride on cookies.
+    #[cfg(feature = "csrf")]
+    fn csrf(self, layer: csrf::CsrfLayer) -> Self;
 }
 
 impl<S: Clone + Send + Sync + 'static> RouterExt for axum::Router<S> {
@@ -146,6 +156,14 @@ impl<S: Clone + Send + Sync + 'static> RouterExt for axum::Router<S> {
     }
     #[cfg(feature = "maintenance")]
     fn maintenance(self, layer: maintenance::MaintenanceLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "access-log")]
+    fn access_log(self, layer: access_log::AccessLogLayer) -> Self {
+        self.layer(layer)
+    }
+    #[cfg(feature = "csrf")]
+    fn csrf(self, layer: csrf::CsrfLayer) -> Self {
         self.layer(layer)
     }
 }

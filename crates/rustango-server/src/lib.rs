@@ -36,6 +36,21 @@ use rustango_config::Settings;
 use rustango_migrate::{EmbeddedFile, MigrationSet, Runner, Target};
 use rustango_orm::Pool;
 
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("settings", &self.settings)
+            .field("pool", &self.pool)
+            .field(
+                "migrations",
+                &self.migrations.as_ref().map(|m| m.files().len()),
+            )
+            .field("admin_title", &self.admin_title)
+            .field("middleware", &MiddlewareFns(&self.middleware))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Errors of starting and running a server.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -66,14 +81,25 @@ pub enum Error {
 }
 
 /// Builds and serves a rustango application.
-#[derive(Debug)]
 pub struct Builder {
     settings: Settings,
     pool: Pool,
     routes: Router,
     migrations: Option<Arc<MigrationSet>>,
     admin_title: Option<String>,
+    middleware: Vec<MiddlewareFn>,
 }
+
+/// A function that wraps the finished router in layers (see [`Builder::middleware`]).
+type MiddlewareFn = Box<dyn FnOnce(Router) -> Router + Send>;
+
+impl std::fmt::Debug for MiddlewareFns<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} middleware function(s)", self.0.len())
+    }
+}
+
+struct MiddlewareFns<'a>(&'a [MiddlewareFn]);
 
 impl Builder {
     /// Reads the settings (defaults, `rustango.toml`, `rustango.<env>.toml`, the
@@ -96,6 +122,7 @@ impl Builder {
             routes: Router::new(),
             migrations: None,
             admin_title: None,
+            middleware: Vec::new(),
         })
     }
 
@@ -164,6 +191,14 @@ impl Builder {
         self
     }
 
+    /// Wraps the whole application (health endpoints and problem responses included)
+    /// in layers: `.middleware(|app| app.security_headers(..).request_id(..))`.
+    /// Several calls apply in order, the last one outermost.
+    pub fn middleware(mut self, wrap: impl FnOnce(Router) -> Router + Send + 'static) -> Builder {
+        self.middleware.push(Box::new(wrap));
+        self
+    }
+
     /// The admin title set with [`admin_title`](Self::admin_title).
     pub fn admin_title_value(&self) -> Option<&str> {
         self.admin_title.as_deref()
@@ -180,7 +215,11 @@ impl Builder {
         let routes = self.routes.merge(health);
         let routes = rustango_http::RouterExt::with_problem_defaults(routes);
         // The welcome page answers `/` only when nothing else does.
-        routes.fallback(fallback)
+        let mut app = routes.fallback(fallback);
+        for wrap in self.middleware {
+            app = wrap(app);
+        }
+        app
     }
 
     /// Serves on `addr` (`"127.0.0.1:8080"`; `"settings"` or an empty string uses the

@@ -182,3 +182,26 @@ async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
     assert!(body.ends_with("finished"), "{body}");
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn middleware_wraps_everything_health_and_problems_included() {
+    let p = Project::new();
+    let app = Builder::from_settings(p.settings())
+        .await
+        .unwrap()
+        .middleware(|app| {
+            app.layer(axum::middleware::map_response(
+                |mut r: axum::response::Response| async move {
+                    r.headers_mut()
+                        .insert("x-wrapped", axum::http::HeaderValue::from_static("1"));
+                    r
+                },
+            ))
+        })
+        .into_router();
+    let client = TestClient::new(app);
+    for path in ["/", "/health", "/ready", "/missing"] {
+        let r = client.get(path).send().await;
+        assert_eq!(r.header("x-wrapped"), Some("1"), "{path}");
+    }
+}

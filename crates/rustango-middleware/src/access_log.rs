@@ -1,0 +1,541 @@
+//! [`AccessLogLayer`]: one `tracing` event per request, with secrets redacted.
+//!
+//! After each response the layer logs one event with target `rustango::access` and
+//! these fields:
+//!
+//! | field        | value                                                            |
+//! |--------------|------------------------------------------------------------------|
+//! | `method`     | `GET`, `POST`, …                                                 |
+//! | `path`       | the request path, without the query string                       |
+//! | `query`      | the query string, redacted (absent when there is none)           |
+//! | `status`     | the response status code                                         |
+//! | `latency_ms` | milliseconds from the call to the response headers               |
+//! | `bytes`      | the response body length, when known                             |
+//! | `request_id` | `X-Request-Id` of the response, else of the request, if any      |
+//! | `user_agent` | the `User-Agent` request header, if any                          |
+//! | `referer`    | the `Referer` request header, its query redacted, if any         |
+//! | `headers`    | the [`log_headers`](AccessLogLayer::log_headers), as JSON, if set |
+//!
+//! The level follows the status: `ERROR` for 5xx, `WARN` for 4xx, `INFO` otherwise.
+//!
+//! **Redaction.** A query parameter whose (percent-decoded) name contains, ignoring
+//! case, any of [`DEFAULT_REDACTED_PARAMS`] (`password`, `token`, `key`, `session`,
+//! …) keeps its name but has its value logged as `***`; add names with
+//! [`redact_params`](AccessLogLayer::redact_params). The same applies to the query of
+//! the `Referer`, whose user-info (`user:pass@`) is dropped too. The
+//! `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie` headers are never
+//! logged: [`log_headers`](AccessLogLayer::log_headers) refuses them.
+//!
+//! Header values that are not UTF-8 are logged lossily and control characters are
+//! escaped, so a client cannot forge log lines.
+//!
+//! Put it outside `RequestIdLayer` when you use both, so the id echoed on the
+//! response is logged (the layer reads it from the response first):
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use rustango_http::test_client::TestClient;
+//! use rustango_middleware::access_log::AccessLogLayer;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let app = Router::new()
+//!     .route("/", get(|| async { "hi" }))
+//!     .layer(
+//!         AccessLogLayer::new()
+//!             .redact_params(["otp"])
+//!             .log_headers(["x-forwarded-for", "accept-language"]),
+//!     );
+//! // Logs e.g. `method="GET" path="/" query="otp=***&page=2" status=200 …`.
+//! let response = TestClient::new(app).get("/?otp=123456&page=2").send().await;
+//! assert_eq!(response.status, 200);
+//! # });
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::HttpBody;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+/// The `tracing` target of the access log events.
+pub const TARGET: &str = "rustango::access";
+
+/// Query parameter name fragments whose values are always redacted (matched as
+/// case-insensitive substrings of the parameter name).
+pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "session",
+    "code",
+    "signature",
+    "sig",
+];
+
+/// Headers that are never logged, even when asked for.
+pub const NEVER_LOGGED_HEADERS: &[HeaderName] = &[
+    header::AUTHORIZATION,
+    header::PROXY_AUTHORIZATION,
+    header::COOKIE,
+    header::SET_COOKIE,
+];
+
+/// What a redacted value is logged as.
+const REDACTED: &str = "***";
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Debug, Clone)]
+struct Config {
+    /// Lower-case name fragments.
+    redact: Vec<String>,
+    /// Request headers to log, never one of [`NEVER_LOGGED_HEADERS`].
+    headers: Vec<HeaderName>,
+}
+
+/// Logs one `tracing` event per request; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct AccessLogLayer {
+    config: Arc<Config>,
+}
+
+impl Default for AccessLogLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AccessLogLayer {
+    /// Logs every request, redacting [`DEFAULT_REDACTED_PARAMS`], with no extra
+    /// headers.
+    pub fn new() -> Self {
+        Self {
+            config: Arc::new(Config {
+                redact: DEFAULT_REDACTED_PARAMS
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                headers: Vec::new(),
+            }),
+        }
+    }
+
+    /// Also redacts query parameters whose names contain (ignoring case) any of
+    /// `names`, on top of [`DEFAULT_REDACTED_PARAMS`].
+    pub fn redact_params<I, T>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let config = Arc::make_mut(&mut self.config);
+        for name in names {
+            let name = name.as_ref().trim().to_ascii_lowercase();
+            if !name.is_empty() && !config.redact.contains(&name) {
+                config.redact.push(name);
+            }
+        }
+        self
+    }
+
+    /// Logs these request headers in the `headers` field (a JSON object, names in lower
+    /// case, repeated values joined by `, `). `Authorization`, `Proxy-Authorization`,
+    /// `Cookie`, `Set-Cookie` and invalid names are dropped, with a warning logged once
+    /// here, at configuration.
+    pub fn log_headers<I, T>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let config = Arc::make_mut(&mut self.config);
+        let mut refused = Vec::new();
+        for name in names {
+            let raw = name.as_ref();
+            match HeaderName::try_from(raw.trim()) {
+                Ok(name) if NEVER_LOGGED_HEADERS.contains(&name) => refused.push(name.to_string()),
+                Ok(name) => {
+                    if !config.headers.contains(&name) {
+                        config.headers.push(name);
+                    }
+                }
+                Err(_) => refused.push(sanitize(raw).into_owned()),
+            }
+        }
+        if !refused.is_empty() {
+            tracing::warn!(
+                target: TARGET,
+                refused = ?refused,
+                "access log: these headers are never logged (credentials or invalid names)"
+            );
+        }
+        self
+    }
+}
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// The service made by [`AccessLogLayer`].
+#[derive(Debug, Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AccessLog<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: HttpBody,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let start = Instant::now();
+        let info = RequestInfo::new(&req, &self.config);
+        ResponseFuture {
+            inner: Box::pin(self.inner.call(req)),
+            start,
+            info: Some(info),
+        }
+    }
+}
+
+/// What the event needs from the request, taken before the request is handed on.
+struct RequestInfo {
+    method: http::Method,
+    path: String,
+    query: Option<String>,
+    request_id: Option<String>,
+    user_agent: Option<String>,
+    referer: Option<String>,
+    headers: Option<String>,
+}
+
+impl RequestInfo {
+    fn new<B>(req: &Request<B>, config: &Config) -> Self {
+        let h = req.headers();
+        let text = |name: &HeaderName| h.get(name).map(|v| lossy(v).into_owned());
+        let headers = (!config.headers.is_empty()).then(|| logged_headers(h, &config.headers));
+        RequestInfo {
+            method: req.method().clone(),
+            path: sanitize(req.uri().path()).into_owned(),
+            query: req.uri().query().map(|q| redact_query(q, &config.redact)),
+            request_id: text(&X_REQUEST_ID),
+            user_agent: text(&header::USER_AGENT),
+            referer: h
+                .get(header::REFERER)
+                .map(|v| redact_url(&lossy(v), &config.redact)),
+            headers,
+        }
+    }
+}
+
+/// The response future of [`AccessLog`].
+pub struct ResponseFuture<F> {
+    inner: Pin<Box<F>>,
+    start: Instant,
+    info: Option<RequestInfo>,
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: HttpBody,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = match self.inner.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => result,
+        };
+        if let (Ok(response), Some(info)) = (&result, self.info.take()) {
+            emit(&info, response, self.start);
+        }
+        Poll::Ready(result)
+    }
+}
+
+macro_rules! access_event {
+    ($level:expr, $info:expr, $status:expr, $latency:expr, $bytes:expr, $request_id:expr) => {
+        tracing::event!(
+            target: TARGET,
+            $level,
+            method = $info.method.as_str(),
+            path = $info.path.as_str(),
+            query = $info.query.as_deref(),
+            status = $status,
+            latency_ms = $latency,
+            bytes = $bytes,
+            request_id = $request_id,
+            user_agent = $info.user_agent.as_deref(),
+            referer = $info.referer.as_deref(),
+            headers = $info.headers.as_deref(),
+            "{} {} {}",
+            $info.method,
+            $info.path,
+            $status
+        )
+    };
+}
+
+fn emit<B: HttpBody>(info: &RequestInfo, response: &Response<B>, start: Instant) {
+    let latency_ms = (start.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    let status = response.status().as_u16();
+    let bytes = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .or_else(|| response.body().size_hint().exact());
+    let response_id = response
+        .headers()
+        .get(X_REQUEST_ID)
+        .map(|v| lossy(v).into_owned());
+    let request_id = response_id.as_deref().or(info.request_id.as_deref());
+    // Three call sites, as a `tracing` level must be a constant.
+    if status >= 500 {
+        access_event!(
+            tracing::Level::ERROR,
+            info,
+            status,
+            latency_ms,
+            bytes,
+            request_id
+        );
+    } else if status >= 400 {
+        access_event!(
+            tracing::Level::WARN,
+            info,
+            status,
+            latency_ms,
+            bytes,
+            request_id
+        );
+    } else {
+        access_event!(
+            tracing::Level::INFO,
+            info,
+            status,
+            latency_ms,
+            bytes,
+            request_id
+        );
+    }
+}
+
+/// The chosen headers as a JSON object; never one of [`NEVER_LOGGED_HEADERS`].
+fn logged_headers(headers: &HeaderMap, names: &[HeaderName]) -> String {
+    let mut map = serde_json::Map::new();
+    for name in names {
+        if NEVER_LOGGED_HEADERS.contains(name) {
+            continue;
+        }
+        let values: Vec<Cow<'_, str>> = headers.get_all(name).iter().map(lossy).collect();
+        if !values.is_empty() {
+            map.insert(name.to_string(), values.join(", ").into());
+        }
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+/// A header value as text: lossy UTF-8, control characters escaped.
+fn lossy(value: &HeaderValue) -> Cow<'_, str> {
+    match String::from_utf8_lossy(value.as_bytes()) {
+        Cow::Borrowed(s) => sanitize(s),
+        Cow::Owned(s) => Cow::Owned(sanitize(&s).into_owned()),
+    }
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`), so it stays on one log line.
+fn sanitize(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether a parameter named `raw` (still percent-encoded) is secret.
+fn is_secret(raw: &str, redact: &[String]) -> bool {
+    let name = percent_decode(raw).to_lowercase();
+    redact
+        .iter()
+        .any(|fragment| name.contains(fragment.as_str()))
+}
+
+/// `a=1&token=x` → `a=1&token=***`, names and order kept.
+fn redact_query(query: &str, redact: &[String]) -> String {
+    let out: Vec<Cow<'_, str>> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret(name, redact) => Cow::Owned(format!("{name}={REDACTED}")),
+            _ => Cow::Borrowed(pair),
+        })
+        .collect();
+    sanitize(&out.join("&")).into_owned()
+}
+
+/// A URL (the `Referer`) with the user-info dropped and the query redacted.
+fn redact_url(url: &str, redact: &[String]) -> String {
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let (base, query) = match before_fragment.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (before_fragment, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    // `scheme://user:pass@host/…` → `scheme://host/…`
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            out.push_str(scheme);
+            out.push_str("://");
+            out.push_str(host);
+            out.push_str(path);
+        }
+        None => out.push_str(base),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(&redact_query(query, redact));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    sanitize(&out).into_owned()
+}
+
+/// `application/x-www-form-urlencoded` decoding of a name: `+` is a space, `%XX` a
+/// byte; invalid escapes are kept and invalid UTF-8 is replaced.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Vec<String> {
+        DEFAULT_REDACTED_PARAMS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn redacts_queries() {
+        let r = defaults();
+        assert_eq!(redact_query("token=abc&page=2", &r), "token=***&page=2");
+        assert_eq!(
+            redact_query("API_KEY=1&Password=2&x&q=&sig=3", &r),
+            "API_KEY=***&Password=***&x&q=&sig=***"
+        );
+        assert_eq!(redact_query("access%5Ftoken=z", &r), "access%5Ftoken=***");
+        assert_eq!(redact_query("a=%ff%&b=%zz", &r), "a=%ff%&b=%zz");
+        assert_eq!(redact_query("%", &r), "%");
+    }
+
+    #[test]
+    fn redacts_urls() {
+        let r = defaults();
+        assert_eq!(
+            redact_url("https://u:p@ex.com/a?code=9&x=1#top", &r),
+            "https://ex.com/a?code=***&x=1#top"
+        );
+        assert_eq!(
+            redact_url("/relative?session=s", &r),
+            "/relative?session=***"
+        );
+        assert_eq!(redact_url("https://ex.com", &r), "https://ex.com");
+    }
+
+    #[test]
+    fn decodes() {
+        assert_eq!(percent_decode("a%5Fb+c"), "a_b c");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn sanitizes() {
+        assert_eq!(sanitize("a\nb"), "a\\nb");
+        let v = HeaderValue::from_bytes(b"x\xffy").unwrap();
+        assert_eq!(lossy(&v), "x\u{fffd}y");
+    }
+
+    #[test]
+    fn refuses_credential_headers() {
+        let layer =
+            AccessLogLayer::new().log_headers(["Authorization", "x-trace", "cookie", "bad name"]);
+        assert_eq!(
+            layer.config.headers,
+            vec![HeaderName::from_static("x-trace")]
+        );
+    }
+}

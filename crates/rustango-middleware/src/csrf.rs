@@ -1,0 +1,659 @@
+//! [`CsrfLayer`]: refuse cross-site request forgery on cookie-authenticated requests.
+//!
+//! Unsafe requests (`POST`, `PUT`, `PATCH`, `DELETE`) that carry cookies must pass two
+//! checks, in this order:
+//!
+//! 1. **Origin.** If the request has an `Origin` header, it must be the request's own
+//!    origin (the scheme set by [`secure`](CsrfLayer::secure), the host from the `Host`
+//!    header) or one of the [`trusted_origins`](CsrfLayer::trusted_origins).
+//!    `Sec-Fetch-Site: cross-site` is refused; `same-origin` and `none` pass, and so
+//!    does `same-site` unless [`allow_same_site(false)`](CsrfLayer::allow_same_site).
+//! 2. **Token (signed double submit).** The layer keeps a `csrftoken` cookie: 32 random
+//!    bytes followed by their HMAC-SHA256 under the layer's secret, in unpadded
+//!    base64url. An unsafe request must send the same token in the `X-CSRF-Token`
+//!    header, or in a `csrfmiddlewaretoken` field of an
+//!    `application/x-www-form-urlencoded` body (buffered up to 64 KiB, a `413` problem
+//!    above, and handed on unchanged), and the cookie's signature must verify. The
+//!    comparisons take constant time.
+//!
+//! A refusal is a `403` problem whose detail says which check failed; it never
+//! contains the expected token.
+//!
+//! **Exemptions.** A request without any `Cookie` header is not checked: CSRF rides on
+//! credentials the browser attaches by itself, and a request without cookies (an API
+//! client sending `Authorization: Bearer …`, say) has none to abuse. A bearer request
+//! that *also* carries cookies is checked like any other. Safe methods (`GET`, `HEAD`,
+//! `OPTIONS`, `TRACE`) are never checked, so they must not change state.
+//!
+//! Every request gets the token as a [`CsrfToken`] extension (and extractor), to put in
+//! forms; when the request had no valid `csrftoken` cookie, the response sets a new one
+//! (`Path=/; SameSite=Lax`, plus `Secure` when [`secure`](CsrfLayer::secure) is on; not
+//! `HttpOnly`, so scripts can copy it into the header).
+//!
+//! The token is not bound to a session: an attacker who controls a sibling subdomain
+//! and can set cookies for yours ("cookie tossing") can plant a token of their own.
+//! The `Origin` / `Sec-Fetch-Site` checks are the defence there; keep them on.
+//!
+//! ```
+//! use axum::{Router, routing::{get, post}};
+//! use rustango_http::test_client::TestClient;
+//! use rustango_middleware::csrf::{CsrfLayer, CsrfToken};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let layer = CsrfLayer::try_new("a secret of at least thirty-two bytes!")
+//!     .expect("the secret is long enough")
+//!     .secure(false) // plain-HTTP development server
+//!     .trusted_origins(["https://admin.example.com"]);
+//! let app = Router::new()
+//!     .route("/form", get(|token: CsrfToken| async move {
+//!         format!(r#"<input type="hidden" name="csrfmiddlewaretoken" value="{token}">"#)
+//!     }))
+//!     .route("/submit", post(|| async { "done" }))
+//!     .layer(layer);
+//! let client = TestClient::new(app);
+//!
+//! // A GET sets the cookie; the test client keeps it.
+//! assert_eq!(client.get("/form").send().await.status, 200);
+//! let token = client.cookie("csrftoken").unwrap();
+//!
+//! assert_eq!(client.post("/submit").send().await.status, 403);
+//! let ok = client.post("/submit").header("x-csrf-token", token.as_str()).send().await;
+//! assert_eq!(ok.text(), "done");
+//! # });
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::{IntoResponse as _, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use rustango_http::Problem;
+use sha2::{Digest as _, Sha256};
+use tower::{Layer, Service};
+
+use crate::future::BoxResponseFuture;
+
+/// The cookie holding the token.
+pub const COOKIE_NAME: &str = "csrftoken";
+/// The header an unsafe request may send the token in.
+pub const HEADER_NAME: HeaderName = HeaderName::from_static("x-csrf-token");
+/// The urlencoded form field an unsafe request may send the token in.
+pub const FORM_FIELD: &str = "csrfmiddlewaretoken";
+/// The largest form body buffered to look for [`FORM_FIELD`]: 64 KiB.
+pub const MAX_FORM_BODY: usize = 64 * 1024;
+/// The shortest secret [`CsrfLayer::try_new`] accepts, in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+
+const RANDOM_LEN: usize = 32;
+const MAC_LEN: usize = 32;
+const TOKEN_LEN: usize = RANDOM_LEN + MAC_LEN;
+/// The length of an encoded token: 64 bytes in unpadded base64.
+const ENCODED_LEN: usize = 86;
+const BLOCK: usize = 64;
+
+/// The token of the current request, for forms (`csrfmiddlewaretoken`) and scripts.
+///
+/// Extract it in a handler wrapped by [`CsrfLayer`]; `Option<CsrfToken>` works without
+/// the layer.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CsrfToken(pub String);
+
+impl CsrfToken {
+    /// The token value (unpadded base64url).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CsrfToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CsrfToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not a secret from its own user, but kept out of logs.
+        f.write_str("CsrfToken(..)")
+    }
+}
+
+crate::future::extension_extractor!(CsrfToken, "CsrfLayer");
+
+/// The secret given to [`CsrfLayer::try_new`] is shorter than [`MIN_SECRET_LEN`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the CSRF secret is {len} bytes long; it needs at least {MIN_SECRET_LEN}")]
+pub struct CsrfSecretError {
+    /// The length of the secret that was refused.
+    pub len: usize,
+}
+
+/// Checks unsafe cookie-authenticated requests; see the [module docs](self).
+#[derive(Clone)]
+pub struct CsrfLayer {
+    /// The HMAC key, already padded (or hashed, then padded) to one block.
+    key: Arc<[u8; BLOCK]>,
+    secure: bool,
+    allow_same_site: bool,
+    trusted_origins: Arc<[String]>,
+}
+
+impl fmt::Debug for CsrfLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key is not printed.
+        f.debug_struct("CsrfLayer")
+            .field("secure", &self.secure)
+            .field("allow_same_site", &self.allow_same_site)
+            .field("trusted_origins", &self.trusted_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CsrfLayer {
+    /// A layer signing tokens with `secret`, which must be at least
+    /// [`MIN_SECRET_LEN`] bytes (random ones, from your settings).
+    ///
+    /// # Panics
+    /// If `secret` is too short; prefer [`try_new`](Self::try_new), which returns the
+    /// error.
+    #[track_caller]
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        Self::try_new(secret).unwrap_or_else(|err| panic!("CsrfLayer::new: {err}"))
+    }
+
+    /// A layer signing tokens with `secret`, or an error if it is shorter than
+    /// [`MIN_SECRET_LEN`] bytes. Secure cookies and same-site requests allowed.
+    pub fn try_new(secret: impl AsRef<[u8]>) -> Result<Self, CsrfSecretError> {
+        let secret = secret.as_ref();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(CsrfSecretError { len: secret.len() });
+        }
+        Ok(CsrfLayer {
+            key: Arc::new(hmac_key(secret)),
+            secure: true,
+            allow_same_site: true,
+            trusted_origins: Arc::new([]),
+        })
+    }
+
+    /// Whether the site is served over HTTPS (the default): the request's own origin
+    /// is `https://{host}` and the cookie is `Secure`. Turn it off for a plain-HTTP
+    /// development server.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Whether `Sec-Fetch-Site: same-site` (a sibling subdomain) passes the origin
+    /// check (the default) or is refused.
+    pub fn allow_same_site(mut self, allow: bool) -> Self {
+        self.allow_same_site = allow;
+        self
+    }
+
+    /// Other origins allowed in `Origin` (`https://admin.example.com`, with a port if
+    /// not the default one); adds to earlier calls.
+    pub fn trusted_origins<I>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut all = self.trusted_origins.to_vec();
+        all.extend(
+            origins
+                .into_iter()
+                .map(|o| normalize_origin(o.as_ref().trim_end_matches('/'))),
+        );
+        self.trusted_origins = all.into();
+        self
+    }
+
+    fn sign(&self, data: &[u8]) -> [u8; MAC_LEN] {
+        hmac_with_block(&self.key, data)
+    }
+
+    /// A fresh signed token.
+    fn issue(&self) -> String {
+        let mut token = [0u8; TOKEN_LEN];
+        token[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        token[16..RANDOM_LEN].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        let mac = self.sign(&token[..RANDOM_LEN]);
+        token[RANDOM_LEN..].copy_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(token)
+    }
+
+    /// Whether `token` is well formed and signed with this layer's key.
+    fn verifies(&self, token: &[u8]) -> bool {
+        if token.len() != ENCODED_LEN {
+            return false;
+        }
+        let Ok(raw) = URL_SAFE_NO_PAD.decode(token) else {
+            return false;
+        };
+        if raw.len() != TOKEN_LEN {
+            return false;
+        }
+        constant_time_eq(&raw[RANDOM_LEN..], &self.sign(&raw[..RANDOM_LEN]))
+    }
+
+    /// The first `csrftoken` cookie of the request that verifies, and whether the
+    /// request had one at all.
+    fn cookie_token(&self, headers: &HeaderMap) -> (Option<String>, bool) {
+        let mut seen = false;
+        for value in headers.get_all(header::COOKIE) {
+            for pair in value.as_bytes().split(|&b| b == b';') {
+                let pair = pair.trim_ascii();
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                    continue;
+                };
+                if pair[..eq].trim_ascii() != COOKIE_NAME.as_bytes() {
+                    continue;
+                }
+                seen = true;
+                let mut token = pair[eq + 1..].trim_ascii();
+                if let [b'"', inner @ .., b'"'] = token {
+                    token = inner;
+                }
+                if self.verifies(token) {
+                    // Verified tokens are base64url, so ASCII.
+                    return (Some(String::from_utf8_lossy(token).into_owned()), true);
+                }
+            }
+        }
+        (None, seen)
+    }
+
+    fn set_cookie(&self, token: &str) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::try_from(format!(
+            "{COOKIE_NAME}={token}; Path=/; SameSite=Lax{secure}"
+        ))
+        .expect("a base64url token makes a valid header value")
+    }
+
+    /// The origin check: `Err` with the reason on refusal.
+    fn check_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        if let Some(site) = headers.get("sec-fetch-site") {
+            match site.as_bytes() {
+                b"cross-site" => return Err("The request comes from another site."),
+                b"same-site" if !self.allow_same_site => {
+                    return Err("The request comes from another origin of this site.");
+                }
+                _ => {}
+            }
+        }
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let Ok(origin) = origin.to_str() else {
+            return Err("The Origin header is malformed.");
+        };
+        let origin = normalize_origin(origin);
+        if self.trusted_origins.contains(&origin) {
+            return Ok(());
+        }
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return Err("The Origin header cannot be checked without a Host header.");
+        };
+        let scheme = if self.secure { "https" } else { "http" };
+        if origin == normalize_origin(&format!("{scheme}://{host}")) {
+            Ok(())
+        } else {
+            Err("The Origin header does not match the site or a trusted origin.")
+        }
+    }
+}
+
+/// Lowercases an origin and drops the scheme's default port.
+fn normalize_origin(origin: &str) -> String {
+    let origin = origin.to_ascii_lowercase();
+    for (scheme, port) in [("https://", ":443"), ("http://", ":80")] {
+        if origin.starts_with(scheme)
+            && let Some(stripped) = origin.strip_suffix(port)
+        {
+            return stripped.to_owned();
+        }
+    }
+    origin
+}
+
+/// HMAC-SHA256 (RFC 2104) of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    hmac_with_block(&hmac_key(key), data)
+}
+
+/// The key padded to a block, hashed first if longer than one.
+fn hmac_key(key: &[u8]) -> [u8; BLOCK] {
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    block
+}
+
+fn hmac_with_block(key: &[u8; BLOCK], data: &[u8]) -> [u8; 32] {
+    let mut ipad = [0x36u8; BLOCK];
+    let mut opad = [0x5cu8; BLOCK];
+    for ((i, o), k) in ipad.iter_mut().zip(opad.iter_mut()).zip(key.iter()) {
+        *i ^= k;
+        *o ^= k;
+    }
+    let inner = Sha256::new()
+        .chain_update(ipad)
+        .chain_update(data)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(opad)
+        .chain_update(inner)
+        .finalize();
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&outer);
+    out
+}
+
+/// Whether `given` equals `expected`, in time that depends on their lengths only.
+fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != expected.len());
+    for (i, &e) in expected.iter().enumerate() {
+        let g = given.get(i).copied().unwrap_or(!e);
+        diff |= std::hint::black_box(g ^ e);
+    }
+    diff == 0
+}
+
+/// The value of `field` in a urlencoded body (the first one), if any.
+fn form_field(body: &[u8], field: &str) -> Option<Vec<u8>> {
+    body.split(|&b| b == b'&').find_map(|pair| {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &[][..]),
+        };
+        (percent_decode(name) == field.as_bytes()).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < input.len() => match (hex(input[i + 1]), hex(input[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h << 4) | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+fn forbidden(detail: &str) -> Response {
+    Problem::new(StatusCode::FORBIDDEN)
+        .with_title("CSRF check failed")
+        .with_detail(detail)
+        .into_response()
+}
+
+impl<S> Layer<S> for CsrfLayer {
+    type Service = Csrf<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Csrf {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`CsrfLayer`].
+#[derive(Debug, Clone)]
+pub struct Csrf<S> {
+    inner: S,
+    layer: CsrfLayer,
+}
+
+/// What the token check needs once the body is read.
+enum Verdict {
+    /// Call the inner service.
+    Pass,
+    /// Refuse with this response.
+    Refuse(Response),
+    /// Read the form body and look for the field.
+    ReadForm,
+}
+
+impl<S> Service<Request<Body>> for Csrf<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let layer = self.layer.clone();
+        let (cookie, cookie_seen) = layer.cookie_token(req.headers());
+        let (token, issue) = match cookie.clone() {
+            Some(token) => (token, false),
+            None => (layer.issue(), true),
+        };
+        req.extensions_mut().insert(CsrfToken(token.clone()));
+
+        let verdict = if !is_unsafe(req.method()) || !req.headers().contains_key(header::COOKIE) {
+            Verdict::Pass
+        } else if let Err(reason) = layer.check_origin(req.headers()) {
+            Verdict::Refuse(forbidden(reason))
+        } else if cookie.is_none() {
+            Verdict::Refuse(forbidden(if cookie_seen {
+                "The CSRF cookie is malformed or its signature is invalid."
+            } else {
+                "The CSRF cookie is missing."
+            }))
+        } else {
+            let mut sent = req.headers().get_all(&HEADER_NAME).iter();
+            match (sent.next(), sent.next()) {
+                (Some(_), Some(_)) => {
+                    Verdict::Refuse(forbidden("The X-CSRF-Token header is repeated."))
+                }
+                (Some(value), None) => {
+                    if constant_time_eq(value.as_bytes().trim_ascii(), token.as_bytes()) {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Refuse(forbidden(
+                            "The X-CSRF-Token header does not match the CSRF cookie.",
+                        ))
+                    }
+                }
+                (None, _) if is_form(req.headers()) => {
+                    let declared = req
+                        .headers()
+                        .get(header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok());
+                    if declared.is_some_and(|len| len > MAX_FORM_BODY as u64) {
+                        Verdict::Refuse(Problem::payload_too_large().into_response())
+                    } else {
+                        Verdict::ReadForm
+                    }
+                }
+                (None, _) => Verdict::Refuse(forbidden(
+                    "The request has no CSRF token (the X-CSRF-Token header or the \
+                     csrfmiddlewaretoken form field).",
+                )),
+            }
+        };
+
+        let set_cookie = issue.then(|| layer.set_cookie(&token));
+        let finish = move |mut response: Response| {
+            if let Some(value) = set_cookie {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        };
+
+        // The service that was made ready goes into the future; a clone stays.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        BoxResponseFuture {
+            inner: Box::pin(async move {
+                let req = match verdict {
+                    Verdict::Pass => req,
+                    Verdict::Refuse(response) => return Ok(finish(response)),
+                    Verdict::ReadForm => {
+                        let (parts, body) = req.into_parts();
+                        let bytes: Bytes = match Limited::new(body, MAX_FORM_BODY).collect().await {
+                            Ok(collected) => collected.to_bytes(),
+                            Err(err) if err.is::<LengthLimitError>() => {
+                                return Ok(finish(Problem::payload_too_large().into_response()));
+                            }
+                            Err(err) => {
+                                tracing::debug!(error = %err, "reading a form body failed");
+                                return Ok(finish(
+                                    Problem::bad_request("The request body could not be read.")
+                                        .into_response(),
+                                ));
+                            }
+                        };
+                        match form_field(&bytes, FORM_FIELD) {
+                            Some(sent) if constant_time_eq(&sent, token.as_bytes()) => {}
+                            Some(_) => {
+                                return Ok(finish(forbidden(
+                                    "The csrfmiddlewaretoken form field does not match the \
+                                     CSRF cookie.",
+                                )));
+                            }
+                            None => {
+                                return Ok(finish(forbidden(
+                                    "The request has no CSRF token (the X-CSRF-Token header \
+                                     or the csrfmiddlewaretoken form field).",
+                                )));
+                            }
+                        }
+                        Request::from_parts(parts, Body::from(bytes))
+                    }
+                };
+                Ok(finish(inner.call(req).await?))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn hmac_rfc4231_case_2() {
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn hmac_rfc4231_case_6_long_key() {
+        let key = [0xaau8; 131];
+        assert_eq!(
+            hex(&hmac_sha256(
+                &key,
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn tokens_verify_under_their_key_only() {
+        let a = CsrfLayer::new([1u8; 32]);
+        let b = CsrfLayer::new([2u8; 32]);
+        let token = a.issue();
+        assert_eq!(token.len(), ENCODED_LEN);
+        assert!(a.verifies(token.as_bytes()));
+        assert!(!b.verifies(token.as_bytes()));
+        assert!(!a.verifies(&token.as_bytes()[1..]));
+        assert!(!a.verifies(b"not base64 at all"));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert_eq!(
+            CsrfLayer::try_new("short").unwrap_err(),
+            CsrfSecretError { len: 5 }
+        );
+    }
+
+    #[test]
+    fn reads_form_fields() {
+        let body = b"a=1&csrfmiddlewaretoken=ab%2Dc+d&csrfmiddlewaretoken=x";
+        assert_eq!(form_field(body, FORM_FIELD).unwrap(), b"ab-c d");
+        assert_eq!(form_field(b"a=1", FORM_FIELD), None);
+        assert_eq!(percent_decode(b"%4"), b"%4");
+        assert_eq!(percent_decode(b"%zz%41"), b"%zzA");
+    }
+
+    #[test]
+    fn normalizes_origins() {
+        assert_eq!(
+            normalize_origin("HTTPS://Example.com:443"),
+            "https://example.com"
+        );
+        assert_eq!(
+            normalize_origin("http://example.com:80"),
+            "http://example.com"
+        );
+        assert_eq!(
+            normalize_origin("http://example.com:8080"),
+            "http://example.com:8080"
+        );
+    }
+}
