@@ -240,7 +240,7 @@ impl CsrfLayer {
         if raw.len() != TOKEN_LEN {
             return false;
         }
-        constant_time_eq(&raw[RANDOM_LEN..], &self.sign(&raw[..RANDOM_LEN]))
+        rustango_config::constant_time_eq(&raw[RANDOM_LEN..], &self.sign(&raw[..RANDOM_LEN]))
     }
 
     /// The first `csrftoken` cookie of the request that verifies, and whether the
@@ -358,16 +358,6 @@ fn hmac_with_block(key: &[u8; BLOCK], data: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(&outer);
     out
-}
-
-/// Whether `given` equals `expected`, in time that depends on their lengths only.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != expected.len());
-    for (i, &e) in expected.iter().enumerate() {
-        let g = given.get(i).copied().unwrap_or(!e);
-        diff |= std::hint::black_box(g ^ e);
-    }
-    diff == 0
 }
 
 /// The value of `field` in a urlencoded body (the first one), if any.
@@ -502,7 +492,10 @@ where
                     Verdict::Refuse(forbidden("The X-CSRF-Token header is repeated."))
                 }
                 (Some(value), None) => {
-                    if constant_time_eq(value.as_bytes().trim_ascii(), token.as_bytes()) {
+                    if rustango_config::constant_time_eq(
+                        value.as_bytes().trim_ascii(),
+                        token.as_bytes(),
+                    ) {
                         Verdict::Pass
                     } else {
                         Verdict::Refuse(forbidden(
@@ -561,7 +554,8 @@ where
                             }
                         };
                         match form_field(&bytes, FORM_FIELD) {
-                            Some(sent) if constant_time_eq(&sent, token.as_bytes()) => {}
+                            Some(sent)
+                                if rustango_config::constant_time_eq(&sent, token.as_bytes()) => {}
                             Some(_) => {
                                 return Ok(finish(forbidden(
                                     "The csrfmiddlewaretoken form field does not match the \

@@ -254,7 +254,7 @@ impl MaintenanceLayer {
         if let Some((name, secret)) = &self.bypass {
             let mut values = req.headers().get_all(name).iter();
             if let (Some(value), None) = (values.next(), values.next())
-                && constant_time_eq(value.as_bytes(), secret)
+                && rustango_config::constant_time_eq(value.as_bytes(), secret)
             {
                 return true;
             }
@@ -276,16 +276,6 @@ impl MaintenanceLayer {
             .with_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
             .into_response()
     }
-}
-
-/// Whether `given` equals `secret`, in time that depends on their lengths only.
-fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != secret.len());
-    for (i, &s) in secret.iter().enumerate() {
-        let g = given.get(i).copied().unwrap_or(!s);
-        diff |= std::hint::black_box(g ^ s);
-    }
-    diff == 0
 }
 
 impl<S> Layer<S> for MaintenanceLayer {
@@ -337,12 +327,12 @@ mod tests {
 
     #[test]
     fn compares() {
-        assert!(constant_time_eq(b"s3cret", b"s3cret"));
-        assert!(!constant_time_eq(b"s3creT", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cre", b"s3cret"));
-        assert!(!constant_time_eq(b"s3crett", b"s3cret"));
-        assert!(!constant_time_eq(b"", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cret\0", b"s3cret"));
+        assert!(rustango_config::constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!rustango_config::constant_time_eq(b"s3creT", b"s3cret"));
+        assert!(!rustango_config::constant_time_eq(b"s3cre", b"s3cret"));
+        assert!(!rustango_config::constant_time_eq(b"s3crett", b"s3cret"));
+        assert!(!rustango_config::constant_time_eq(b"", b"s3cret"));
+        assert!(!rustango_config::constant_time_eq(b"s3cret\0", b"s3cret"));
     }
 
     #[test]
