@@ -4,6 +4,8 @@
 //! - `test-pg [cargo test args] [-- test binary args]`: the PostgreSQL suites.
 //! - `pg-url [--throwaway]`: print the PostgreSQL URL `test-pg` would use.
 //! - `test-redis [cargo test args] [-- test binary args]`: the Redis suites.
+//! - `test-peers [cargo test args] [-- test binary args]`: the suites against real
+//!   protocol peers from PyPI (installed first from `xtask/peers-requirements.txt`).
 //! - `check-tiers`: the tier rule of CONVENTIONS §2 (also run by `cargo test`).
 
 mod pg;
@@ -32,6 +34,10 @@ commands:
                                  run the Redis test suites (same ARGS as test-pg). Uses
                                  REDIS_URL when it is a redis URL, else a server answering
                                  PING on 127.0.0.1:6379, else starts one with redis-server
+  test-peers [ARGS] [-- TEST-ARGS]
+                                 install the Python peers (xtask/peers-requirements.txt:
+                                 prometheus-client, opentelemetry-proto, pyotp, pyjwt) with
+                                 pip, then run the suites that talk to them
   check-tiers                    check the crate tier rule (CONVENTIONS section 2)
   help                           print this message";
 
@@ -42,6 +48,9 @@ enum Service {
     Postgres,
     /// Redis, passed to the tests as `REDIS_URL`.
     Redis,
+    /// Python programs the tests start themselves (a metrics parser, an OTLP receiver,
+    /// pyotp, pyjwt).
+    Peers,
 }
 
 /// A test suite against a real service: `cargo test -p PACKAGE --features FEATURES
@@ -86,6 +95,12 @@ const SUITES: &[Suite] = &[
         features: "__test-redis",
         filter: "redis",
     },
+    Suite {
+        service: Service::Peers,
+        package: "rustango-server",
+        features: "__test-peers",
+        filter: "",
+    },
 ];
 
 fn main() -> ExitCode {
@@ -98,6 +113,7 @@ fn main() -> ExitCode {
         "test-pg" => test_pg(rest),
         "pg-url" => pg_url(rest),
         "test-redis" => test_redis(rest),
+        "test-peers" => test_peers(rest),
         "check-tiers" if rest.is_empty() => check_tiers(),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
@@ -182,6 +198,31 @@ fn test_redis(args: &[String]) -> Result<ExitCode> {
         pg::redact(&redis.url)
     );
     run_suites(&root, Service::Redis, &[("REDIS_URL", &redis.url)], args)
+}
+
+fn test_peers(args: &[String]) -> Result<ExitCode> {
+    let root = tiers::workspace_root();
+    let requirements = root.join("xtask/peers-requirements.txt");
+    eprintln!(
+        "xtask: installing the Python peers from {}",
+        requirements.display()
+    );
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements)
+        .status()
+        .context("running python3 -m pip (is Python 3 with pip installed?)")?;
+    if !status.success() {
+        anyhow::bail!("pip could not install {}: {status}", requirements.display());
+    }
+    run_suites(&root, Service::Peers, &[], args)
 }
 
 /// Finding or starting a Redis server for the `__test-redis` suites: `REDIS_URL` (when

@@ -76,6 +76,9 @@ impl Findings {
         println!("FAIL  {what}");
         self.problems.push(what);
     }
+    fn warn(&self, what: &str) {
+        println!("WARN  {what}");
+    }
 }
 
 pub(crate) async fn check(manage: &Manage, cli: &Cli, deploy: bool) -> Result<(), Error> {
@@ -247,6 +250,43 @@ fn deploy_checks(f: &mut Findings, manage: &Manage, cli: &Cli) {
             "DATABASE_URL is not set (the default is the development database {})",
             crate::DEFAULT_DATABASE_URL
         )),
+    }
+    // What the server will read: `rustango.toml`, `rustango.prod.toml` and the
+    // environment, including the middleware the server puts around the app.
+    match rustango_config::Settings::from_env() {
+        Ok(settings) => {
+            for problem in settings.deploy_problems() {
+                if let Some(advice) = problem.strip_prefix("warning: ") {
+                    f.warn(advice);
+                }
+            }
+            middleware_checks(f, &settings);
+        }
+        Err(e) => f.fail(format!("the settings cannot be read: {e}")),
+    }
+}
+
+/// The `[middleware]` section turning off a defence the server keeps on by default.
+fn middleware_checks(f: &mut Findings, settings: &rustango_config::Settings) {
+    let Some(section) = settings.sections().get("middleware") else {
+        f.ok("the default middleware stack is on");
+        return;
+    };
+    match section.get("security_headers").and_then(|v| v.as_str()) {
+        Some(preset @ ("off" | "dev")) => f.fail(format!(
+            "[middleware] security_headers = \"{preset}\": use \"strict\" or \"relaxed\" in production"
+        )),
+        _ => f.ok("security headers are on"),
+    }
+    if section.get("csrf").and_then(|v| v.as_bool()) == Some(false) {
+        f.fail("[middleware] csrf = false: cookie-authenticated forms are open to CSRF".into());
+    }
+    if section
+        .get("rate_limit_per_minute")
+        .and_then(|v| v.as_integer())
+        == Some(0)
+    {
+        f.warn("[middleware] rate_limit_per_minute = 0: no per-client rate limit");
     }
 }
 

@@ -34,7 +34,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     Ok(quote! {
         #(#attrs)*
         #vis fn #name() #output {
-            #private::init_tracing();
+            let __rustango_tracing = #private::init_tracing();
             #private::tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -28,6 +28,10 @@ pub mod ip_filter;
 pub mod maintenance;
 #[cfg(feature = "method-override")]
 pub mod method_override;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(feature = "otel")]
+mod otel;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 #[cfg(feature = "real-ip")]
@@ -38,6 +42,8 @@ pub mod request_id;
 pub mod security_headers;
 #[cfg(feature = "server-timing")]
 pub mod server_timing;
+#[cfg(feature = "static-files")]
+pub mod static_files;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 #[cfg(feature = "trailing-slash")]
@@ -103,6 +109,13 @@ pub trait RouterExt: Sized {
     /// Refuses cross-site unsafe requests that ride on cookies.
     #[cfg(feature = "csrf")]
     fn csrf(self, layer: csrf::CsrfLayer) -> Self;
+    /// Counts and times requests by route template into `metrics`' registry.
+    #[cfg(feature = "metrics")]
+    fn metrics(self, metrics: &metrics::Metrics) -> Self;
+    /// Serves the files of `files` under the path prefix `mount` (e.g. `/static`); at
+    /// `/`, as the router's fallback.
+    #[cfg(feature = "static-files")]
+    fn static_files(self, mount: &str, files: static_files::StaticFiles) -> Self;
 }
 
 impl<S: Clone + Send + Sync + 'static> RouterExt for axum::Router<S> {
@@ -165,5 +178,17 @@ impl<S: Clone + Send + Sync + 'static> RouterExt for axum::Router<S> {
     #[cfg(feature = "csrf")]
     fn csrf(self, layer: csrf::CsrfLayer) -> Self {
         self.layer(layer)
+    }
+    #[cfg(feature = "metrics")]
+    fn metrics(self, metrics: &metrics::Metrics) -> Self {
+        self.layer(metrics.layer())
+    }
+    #[cfg(feature = "static-files")]
+    fn static_files(self, mount: &str, files: static_files::StaticFiles) -> Self {
+        // axum refuses to nest at the root: there the files answer what no route does.
+        match mount.trim_end_matches('/') {
+            "" => self.fallback_service(files.into_service()),
+            mount => self.nest_service(mount, files.into_service()),
+        }
     }
 }

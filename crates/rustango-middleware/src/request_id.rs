@@ -206,13 +206,41 @@ where
             req.headers_mut()
                 .insert(self.header_name.clone(), value.clone());
         }
-        // The path only: query strings can carry tokens.
+        // The route template when axum has matched one (the layer sits inside the
+        // router): spans then group by `/notes/{id}`, not by every id.
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(|p| p.as_str());
+        // The path only: query strings can carry tokens. The status is recorded when
+        // the response is ready.
+        #[cfg(not(feature = "otel"))]
         let span = tracing::info_span!(
             "request",
             request_id = %id,
             method = %req.method(),
             path = %req.uri().path(),
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
         );
+        // With an OpenTelemetry exporter, `otel.*` name and classify the span too.
+        #[cfg(feature = "otel")]
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %req.uri().path(),
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+            otel.name = match route {
+                Some(route) => format!("{} {route}", req.method()),
+                None => req.method().to_string(),
+            },
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+        );
+        #[cfg(feature = "otel")]
+        crate::otel::adopt_remote_parent(&span, req.headers());
         req.extensions_mut().insert(id);
         let future = {
             let _entered = span.enter();
@@ -251,6 +279,12 @@ where
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(response)) => response,
         };
+        let status = response.status();
+        let span = self.inner.span();
+        span.record("http.response.status_code", i64::from(status.as_u16()));
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
         if let Some((name, value)) = self.header.take() {
             // A handler that set its own id (forwarding a downstream one) wins.
             if !response.headers().contains_key(&name) {

@@ -46,7 +46,11 @@ impl tracing::Subscriber for Recorder {
         tracing::span::Id::from_u64(spans.len() as u64)
     }
 
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        let mut spans = self.spans.lock().unwrap();
+        let fields = &mut spans[span.into_u64() as usize - 1];
+        values.record(&mut Fields(fields));
+    }
 
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
 
@@ -73,7 +77,7 @@ fn span_carries_the_id() {
     };
     let client = TestClient::new(
         Router::new()
-            .route("/things", get(handler))
+            .route("/things/{id}", get(handler))
             .layer(RequestIdLayer::new()),
     );
     tracing::subscriber::with_default(recorder.clone(), || {
@@ -85,7 +89,7 @@ fn span_carries_the_id() {
             .unwrap()
             .block_on(async {
                 let r = client
-                    .get("/things?token=secret")
+                    .get("/things/7?token=secret")
                     .header("x-request-id", "span-test-1")
                     .send()
                     .await;
@@ -108,9 +112,25 @@ fn span_carries_the_id() {
     );
     // The path, never the query string.
     assert!(
-        fields.contains(&("path".into(), "/things".into())),
+        fields.contains(&("path".into(), "/things/7".into())),
         "{fields:?}"
     );
+    // The route template and the status (and with `otel`, the span's name and kind
+    // for OpenTelemetry).
+    let mut expected = vec![
+        ("http.route", "\"/things/{id}\""),
+        ("http.response.status_code", "200"),
+    ];
+    if cfg!(feature = "otel") {
+        expected.push(("otel.name", "\"GET /things/{id}\""));
+        expected.push(("otel.kind", "\"server\""));
+    }
+    for (name, value) in expected {
+        assert!(
+            fields.contains(&(name.into(), value.into())),
+            "{name}: {fields:?}"
+        );
+    }
     let span_id = index as u64 + 1;
     let events = recorder.events.lock().unwrap();
     assert!(

@@ -33,7 +33,9 @@ pub use error::Error;
 pub use fk::{ForeignKey, ForeignKeyField, KeyType};
 pub use m2m::ManyToMany;
 pub use mutate::{bulk_insert, delete, restore, save, soft_delete, upsert};
-pub use pool::{Conn, Executor, Pool, PoolOptions, Target, Tx, schema_transaction, transaction};
+pub use pool::{
+    Conn, Executor, Pool, PoolOptions, PoolStats, Target, Tx, schema_transaction, transaction,
+};
 pub use prefetch::{PrefetchQuerySet, Prefetched};
 pub use queryset::{Agg, Fetcher, GroupedQuery, QuerySet, UpdateQuery};
 pub use rustango_core::{Auto, Column, Expr, Model, Q, Value};

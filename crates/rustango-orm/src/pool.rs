@@ -30,6 +30,18 @@ pub struct Pool {
     pub(crate) queries: Arc<AtomicU64>,
 }
 
+/// A reading of a pool's connections, from [`Pool::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    /// Open connections waiting for a query.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
 /// Connection settings for [`Pool::connect_with`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -158,6 +170,24 @@ impl Pool {
     /// How many statements this pool (and transactions begun from it) has run.
     pub fn query_count(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
+    }
+
+    /// How many connections are open, idle and allowed right now (for pool gauges).
+    pub fn stats(&self) -> PoolStats {
+        match &self.kind {
+            #[cfg(feature = "postgres")]
+            PoolKind::Postgres(p) => PoolStats {
+                open: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            },
+            #[cfg(feature = "sqlite")]
+            PoolKind::Sqlite(p) => PoolStats {
+                open: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            },
+        }
     }
 
     /// Closes every connection.

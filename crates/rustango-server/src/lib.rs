@@ -24,6 +24,11 @@
 #![deny(missing_docs)]
 
 pub mod health;
+pub mod stack;
+#[cfg(feature = "otel")]
+pub mod telemetry;
+
+pub use stack::Stack;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,6 +51,7 @@ impl std::fmt::Debug for Builder {
                 &self.migrations.as_ref().map(|m| m.files().len()),
             )
             .field("admin_title", &self.admin_title)
+            .field("stack", &self.stack)
             .field("middleware", &MiddlewareFns(&self.middleware))
             .finish_non_exhaustive()
     }
@@ -78,6 +84,17 @@ pub enum Error {
     /// Binding or serving failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// A setting of the middleware stack is not valid.
+    #[error("setting `{setting}`: {reason}")]
+    Middleware {
+        /// The setting (`trusted_proxies`, `middleware.security_headers`, …).
+        setting: &'static str,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Tracing could not be set up (the OpenTelemetry exporter).
+    #[error("tracing: {0}")]
+    Tracing(String),
 }
 
 /// Builds and serves a rustango application.
@@ -88,6 +105,7 @@ pub struct Builder {
     migrations: Option<Arc<MigrationSet>>,
     admin_title: Option<String>,
     middleware: Vec<MiddlewareFn>,
+    stack: Stack,
 }
 
 /// A function that wraps the finished router in layers (see [`Builder::middleware`]).
@@ -115,8 +133,10 @@ impl Builder {
         for warning in settings.warnings() {
             tracing::warn!("settings: {warning}");
         }
+        let stack = Stack::for_settings(&settings).await?;
         let pool = Pool::connect(&settings.database_url).await?;
         Ok(Builder {
+            stack,
             settings,
             pool,
             routes: Router::new(),
@@ -199,23 +219,46 @@ impl Builder {
         self
     }
 
+    /// Changes the default middleware stack ([`Stack`]): drop a layer
+    /// (`|s| s.csrf = None`), replace one, or start over with [`Stack::none`].
+    pub fn configure_stack(mut self, configure: impl FnOnce(&mut Stack)) -> Builder {
+        configure(&mut self.stack);
+        self
+    }
+
+    /// The app's metrics registry (to register the app's own counters), unless the
+    /// stack's metrics are off.
+    pub fn metrics(&self) -> Option<&rustango_middleware::metrics::Metrics> {
+        self.stack.metrics.as_ref()
+    }
+
     /// The admin title set with [`admin_title`](Self::admin_title).
     pub fn admin_title_value(&self) -> Option<&str> {
         self.admin_title.as_deref()
     }
 
-    /// The complete application: the mounted routes, `/health` and `/ready`, the
-    /// welcome page at `/` unless the application has its own, problem+json for
-    /// unknown routes, wrong methods and panics.
+    /// The complete application: the mounted routes, `/health` and `/ready`,
+    /// `/metrics`, the welcome page at `/` unless the application has its own,
+    /// problem+json for unknown routes, wrong methods and panics, all inside the
+    /// [middleware stack](stack), and that inside the [`middleware`](Self::middleware)
+    /// functions.
     pub fn into_router(self) -> Router {
         let health = match &self.migrations {
             Some(set) => health::health_router_with(self.pool.clone(), set.clone()),
             None => health::health_router(self.pool.clone()),
         };
-        let routes = self.routes.merge(health);
+        let mut routes = self.routes.merge(health);
+        if let Some(metrics) = &self.stack.metrics {
+            if let Err(e) = metrics.register(Box::new(stack::PoolCollector::new(self.pool.clone())))
+            {
+                // Only when the app registered the same names itself.
+                tracing::warn!(error = %e, "database pool gauges not registered");
+            }
+            routes = routes.merge(metrics.router());
+        }
         let routes = rustango_http::RouterExt::with_problem_defaults(routes);
         // The welcome page answers `/` only when nothing else does.
-        let mut app = routes.fallback(fallback);
+        let mut app = self.stack.apply(routes.fallback(fallback));
         for wrap in self.middleware {
             app = wrap(app);
         }
@@ -296,19 +339,63 @@ async fn fallback(uri: axum::http::Uri) -> Response {
 
 /// Installs rustango's log output (what `#[rustango::main]` calls first): the filter
 /// from `RUSTANGO_LOG` (default `info`, `tracing` filter syntax), JSON lines when
-/// `RUSTANGO_LOG_FORMAT=json`, human-readable lines otherwise. Does nothing when a
-/// subscriber is already installed.
-pub fn init_tracing() {
+/// `RUSTANGO_LOG_FORMAT=json`, human-readable lines otherwise. With the `otel` feature
+/// and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP/HTTP (see
+/// [`telemetry`](crate::telemetry)). Does nothing when a subscriber is already installed.
+///
+/// Keep the returned guard alive until the program ends: dropping it flushes the spans
+/// not yet exported.
+pub fn init_tracing() -> TracingGuard {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = std::env::var("RUSTANGO_LOG").unwrap_or_else(|_| "info".to_owned());
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("RUSTANGO_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if json {
-        builder.json().try_init()
+    let (plain, json) = if json {
+        (None, Some(tracing_subscriber::fmt::layer().json()))
     } else {
-        builder.try_init()
+        (Some(tracing_subscriber::fmt::layer()), None)
     };
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(plain)
+        .with(json);
+
+    #[cfg(feature = "otel")]
+    if telemetry::configured() {
+        match telemetry::provider() {
+            Ok(provider) => {
+                let installed = registry
+                    .with(telemetry::layer(&provider))
+                    .try_init()
+                    .is_ok();
+                return TracingGuard {
+                    _exporter: installed.then(|| telemetry::Exporter(provider)),
+                };
+            }
+            Err(e) => eprintln!("rustango: spans are not exported: {e}"),
+        }
+    }
+    let _ = registry.try_init();
+    TracingGuard {
+        #[cfg(feature = "otel")]
+        _exporter: None,
+    }
+}
+
+/// Returned by [`init_tracing`]: dropping it flushes exported spans.
+#[must_use = "dropping the guard at once stops the span exporter"]
+pub struct TracingGuard {
+    #[cfg(feature = "otel")]
+    _exporter: Option<telemetry::Exporter>,
+}
+
+impl std::fmt::Debug for TracingGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracingGuard").finish_non_exhaustive()
+    }
 }
 
 /// A router with only the welcome page at `/` (the Builder serves it by itself until

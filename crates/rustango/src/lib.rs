@@ -81,9 +81,20 @@ pub mod manage {
 /// The server: `Builder::from_env().await?.migrate(".").await?.api(router).serve(addr)`.
 #[cfg(feature = "server")]
 pub mod server {
+    /// OpenTelemetry export of the request spans over OTLP/HTTP.
+    #[cfg(feature = "otel")]
+    pub use rustango_server::telemetry;
     pub use rustango_server::{
-        Builder, Error, init_tracing, serve_on, shutdown_signal, welcome_router,
+        Builder, Error, Stack, TracingGuard, init_tracing, serve_on, shutdown_signal, stack,
+        welcome_router,
     };
+}
+
+/// Prometheus metrics: one registry per app, request series by route template, served
+/// at `/metrics` by the server's default stack.
+#[cfg(feature = "middleware")]
+pub mod metrics {
+    pub use rustango_middleware::metrics::*;
 }
 
 /// `/health` and `/ready`.

@@ -305,6 +305,26 @@ fn check_deploy_wants_production_settings() {
         !stdout(&out).contains("short"),
         "the key itself is never printed"
     );
+
+    // The server's middleware settings: a defence turned off fails the check, and
+    // SQLite in production is a warning.
+    assert!(
+        text.contains("WARN  DATABASE_URL points at SQLite"),
+        "{text}"
+    );
+    std::fs::write(
+        p.root.join("rustango.toml"),
+        "[middleware]\nsecurity_headers = \"off\"\ncsrf = false\n",
+    )
+    .unwrap();
+    let out = deploy_check("0123456789abcdef0123456789abcdef");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("FAIL  [middleware] security_headers = \"off\""),
+        "{text}"
+    );
+    assert!(text.contains("FAIL  [middleware] csrf = false"), "{text}");
 }
 
 #[test]

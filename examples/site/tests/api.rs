@@ -70,8 +70,15 @@ async fn create_list_get_delete() {
     let r = c.get(format!("/api/notes/{id}")).send().await;
     assert_eq!(r.status, 200);
     r.assert_max_queries(1);
+    // The GETs gave the client a CSRF cookie, as a browser gets one; from now on its
+    // unsafe requests send the token back, as a page's script would.
+    let token = c.cookie("csrftoken").unwrap();
     assert_eq!(
-        c.delete(format!("/api/notes/{id}")).send().await.status,
+        c.delete(format!("/api/notes/{id}"))
+            .header("x-csrf-token", token.as_str())
+            .send()
+            .await
+            .status,
         204
     );
     let r = c.get(format!("/api/notes/{id}")).send().await;
@@ -84,18 +91,31 @@ async fn create_list_get_delete() {
 async fn bad_input_is_a_problem_never_a_500() {
     let app = app().await;
     let c = &app.client;
+    // A browser-like client: it holds the CSRF cookie and sends the token back, so
+    // what is checked below is the input, not the CSRF layer.
+    c.get("/health").send().await;
+    let token = c.cookie("csrftoken").unwrap();
+    let t = token.as_str();
     let cases = [
         c.post("/api/notes")
             .body("{not json")
-            .header("content-type", "application/json"),
-        c.post("/api/notes").json(&json!({"body": "no title"})),
-        c.post("/api/notes").json(&json!({"title": "   "})),
+            .header("content-type", "application/json")
+            .header("x-csrf-token", t),
         c.post("/api/notes")
-            .json(&json!({"title": "x".repeat(201)})),
-        c.post("/api/notes").body("title=x"),
+            .json(&json!({"body": "no title"}))
+            .header("x-csrf-token", t),
+        c.post("/api/notes")
+            .json(&json!({"title": "   "}))
+            .header("x-csrf-token", t),
+        c.post("/api/notes")
+            .json(&json!({"title": "x".repeat(201)}))
+            .header("x-csrf-token", t),
+        c.post("/api/notes")
+            .body("title=x")
+            .header("x-csrf-token", t),
         c.get("/api/notes/abc"),
         c.get("/api/notes/999"),
-        c.put("/api/notes"),
+        c.put("/api/notes").header("x-csrf-token", t),
         c.get("/nowhere"),
     ];
     let mut statuses = Vec::new();
@@ -122,4 +142,47 @@ async fn health_and_readiness() {
     assert_eq!(r.status, 200, "{}", r.text());
     let body: Value = r.json();
     assert_eq!(body["checks"]["migrations"], "ok");
+}
+
+#[tokio::test]
+async fn the_production_stack_wraps_the_api() {
+    let app = app().await;
+    let c = &app.client;
+    // An API client without cookies is not subject to CSRF.
+    let r = c
+        .post("/api/notes")
+        .json(&json!({"title": "from a script"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    assert!(r.header("x-request-id").is_some());
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert!(r.header("ratelimit-policy").is_some());
+
+    // Once it holds the cookie, an unsafe request without the token is refused.
+    c.get("/api/notes").send().await;
+    let r = c
+        .post("/api/notes")
+        .json(&json!({"title": "forged"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+
+    // Request bodies over 2 MiB are a 413 problem.
+    let r = c
+        .post("/api/notes")
+        .header("x-csrf-token", c.cookie("csrftoken").unwrap().as_str())
+        .json(&json!({"title": "big", "body": "x".repeat(3 * 1024 * 1024)}))
+        .send()
+        .await;
+    assert_eq!(r.status, 413);
+
+    // The metrics count the API by route template.
+    let text = c.get("/metrics").send().await.text();
+    assert!(
+        text.contains(r#"http_requests_total{method="POST",route="/api/notes",status="201"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("db_pool_connections"), "{text}");
 }
