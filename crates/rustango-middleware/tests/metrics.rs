@@ -10,6 +10,7 @@ use rustango_http::test_client::TestClient;
 use rustango_middleware::RouterExt as _;
 use rustango_middleware::metrics::Metrics;
 
+// ANCHOR: router
 fn app(metrics: &Metrics) -> Router {
     Router::new()
         .route("/notes/{id}", get(|| async { "note" }))
@@ -28,6 +29,7 @@ fn app(metrics: &Metrics) -> Router {
         .metrics(metrics)
         .merge(metrics.router())
 }
+// ANCHOR_END: router
 
 /// The value of one sample line, by its exact series text.
 fn sample(text: &str, series: &str) -> Option<f64> {

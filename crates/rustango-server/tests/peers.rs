@@ -55,6 +55,7 @@ fn require_python_module(module: &str, package: &str) {
     );
 }
 
+// ANCHOR: child_span
 async fn show(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
     let span = tracing::info_span!("load_note", note.id = id);
     async move {
@@ -64,6 +65,7 @@ async fn show(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
     .instrument(span)
     .await
 }
+// ANCHOR_END: child_span
 
 fn routes() -> Router {
     Router::new()

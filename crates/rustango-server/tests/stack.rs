@@ -193,6 +193,7 @@ async fn production_uses_the_strict_headers_and_secure_cookies() {
     assert!(r.header("set-cookie").unwrap().contains("Secure"));
 }
 
+// ANCHOR: app_metrics
 #[tokio::test]
 async fn metrics_count_routes_and_show_the_pool() {
     let p = Project::new("");
@@ -242,6 +243,7 @@ async fn metrics_count_routes_and_show_the_pool() {
         "{text}"
     );
 }
+// ANCHOR_END: app_metrics
 
 #[tokio::test]
 async fn each_app_has_its_own_registry() {
@@ -275,6 +277,13 @@ async fn the_stack_can_be_changed_or_dropped() {
     assert_eq!(r.status, 200);
     assert!(r.header("x-request-id").is_none());
     assert!(r.header("x-content-type-options").is_none());
+
+    // Sections can be set from the environment too.
+    let p = Project::new("");
+    let client = TestClient::new(p.app(&[("RUSTANGO_MIDDLEWARE__CSRF", "false")]).await);
+    client.get("/notes/1").send().await;
+    assert!(client.cookie("csrftoken").is_none());
+    assert_eq!(client.get("/metrics").send().await.status, 200);
 }
 
 #[tokio::test]
