@@ -101,6 +101,12 @@ const SUITES: &[Suite] = &[
         features: "__test-peers",
         filter: "",
     },
+    Suite {
+        service: Service::Peers,
+        package: "rustango-crypto",
+        features: "__test-peers",
+        filter: "",
+    },
 ];
 
 fn main() -> ExitCode {

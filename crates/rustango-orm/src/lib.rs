@@ -27,6 +27,8 @@ mod prefetch;
 mod queryset;
 pub mod raw;
 pub mod signals;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use ddl::{create_statements, create_tables, drop_tables};
 pub use error::Error;

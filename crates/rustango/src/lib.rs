@@ -136,6 +136,42 @@ pub mod middleware {
     pub use rustango_middleware::*;
 }
 
+/// Password hashing (argon2id) and strength checks.
+#[cfg(feature = "passwords")]
+pub mod passwords {
+    pub use rustango_crypto::passwords::*;
+}
+
+/// API keys: `generate_key`, `split_token`, `verify_key`.
+#[cfg(feature = "api_keys")]
+pub mod api_keys {
+    pub use rustango_crypto::api_keys::*;
+}
+
+/// RFC 6238 one-time codes: `TotpSecret`, `otpauth_url`, `generate`, `verify`.
+#[cfg(feature = "totp")]
+pub mod totp {
+    pub use rustango_crypto::totp::*;
+}
+
+/// Signed URLs: `sign` and `verify`.
+#[cfg(feature = "signed_url")]
+pub mod signed_url {
+    pub use rustango_crypto::signed_url::*;
+}
+
+/// Inbound webhook signatures.
+#[cfg(feature = "webhook")]
+pub mod webhook {
+    pub use rustango_crypto::webhook::*;
+}
+
+/// Signed values with salt and maximum age (Django's `signing`).
+#[cfg(feature = "signing")]
+pub mod signing {
+    pub use rustango_crypto::signing::*;
+}
+
 /// Runs `async fn main` on a multi-threaded runtime with logging installed.
 #[cfg(feature = "server")]
 pub use rustango_macros::main;

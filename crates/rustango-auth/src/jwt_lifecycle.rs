@@ -1,0 +1,1 @@
+//! JWT lifecycle (being written).
