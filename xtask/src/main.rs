@@ -8,6 +8,7 @@
 //!   protocol peers from PyPI (installed first from `xtask/peers-requirements.txt`).
 //! - `check-tiers`: the tier rule of CONVENTIONS §2 (also run by `cargo test`).
 
+mod bench;
 mod pg;
 mod tiers;
 
@@ -38,6 +39,7 @@ commands:
                                  install the Python peers (xtask/peers-requirements.txt:
                                  prometheus-client, opentelemetry-proto, pyotp, pyjwt) with
                                  pip, then run the suites that talk to them
+  bench-http [ARGS]              wrk on loopback: full default stack vs bare axum (ARGS: --duration SECS, --rounds N, -c N, -t N)
   check-tiers                    check the crate tier rule (CONVENTIONS section 2)
   help                           print this message";
 
@@ -84,6 +86,18 @@ const SUITES: &[Suite] = &[
         filter: "postgres",
     },
     Suite {
+        service: Service::Postgres,
+        package: "rustango-auth",
+        features: "__test-pg",
+        filter: "postgres",
+    },
+    Suite {
+        service: Service::Redis,
+        package: "rustango-auth",
+        features: "__test-redis",
+        filter: "redis",
+    },
+    Suite {
         service: Service::Redis,
         package: "rustango-cache",
         features: "__test-redis",
@@ -98,6 +112,12 @@ const SUITES: &[Suite] = &[
     Suite {
         service: Service::Peers,
         package: "rustango-server",
+        features: "__test-peers",
+        filter: "",
+    },
+    Suite {
+        service: Service::Peers,
+        package: "rustango-auth",
         features: "__test-peers",
         filter: "",
     },
@@ -119,6 +139,7 @@ fn main() -> ExitCode {
         "test-pg" => test_pg(rest),
         "pg-url" => pg_url(rest),
         "test-redis" => test_redis(rest),
+        "bench-http" => bench::http(rest),
         "test-peers" => test_peers(rest),
         "check-tiers" if rest.is_empty() => check_tiers(),
         "help" | "-h" | "--help" => {

@@ -21,6 +21,8 @@
 //! does not exist, so a deployed binary can migrate on its own.
 #![deny(missing_docs)]
 
+#[cfg(feature = "auth")]
+mod auth;
 mod checks;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +60,10 @@ pub enum Error {
     /// Starting the async runtime failed.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// An auth command failed (a taken username, a weak password, …).
+    #[cfg(feature = "auth")]
+    #[error(transparent)]
+    Auth(#[from] rustango_auth::AuthError),
 }
 
 /// The `manage` program: configure it, then call [`main`](Manage::main) (or
@@ -67,6 +73,7 @@ pub struct Manage {
     migrations_dir: PathBuf,
     embedded: Option<&'static [EmbeddedFile]>,
     database_url: Option<String>,
+    apps: Vec<rustango_migrate::App>,
 }
 
 impl Default for Manage {
@@ -133,6 +140,26 @@ enum Command {
         #[arg(long)]
         deploy: bool,
     },
+    /// Create a superuser (the auth app): asks for the password, or reads
+    /// RUSTANGO_SUPERUSER_PASSWORD with --no-input.
+    #[cfg(feature = "auth")]
+    Createsuperuser {
+        /// The username (asked when missing).
+        #[arg(long)]
+        username: Option<String>,
+        /// The email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Never prompt: take the password from RUSTANGO_SUPERUSER_PASSWORD.
+        #[arg(long = "no-input", alias = "noinput")]
+        no_input: bool,
+    },
+    /// Change a user's password (the auth app).
+    #[cfg(feature = "auth")]
+    Changepassword {
+        /// The username.
+        username: String,
+    },
     /// Print the framework version.
     Version,
     /// Print the documentation URL.
@@ -184,7 +211,18 @@ impl Manage {
             migrations_dir: PathBuf::from("migrations"),
             embedded: None,
             database_url: None,
+            apps: Vec::new(),
         }
+    }
+
+    /// Installs a reusable app with migrations of its own (`rustango::auth::APP`):
+    /// `migrate` applies its migrations before the project's and runs its
+    /// post-migrate step, and `makemigrations` leaves its models alone.
+    pub fn install(mut self, app: rustango_migrate::App) -> Self {
+        if !self.apps.iter().any(|a| a.label == app.label) {
+            self.apps.push(app);
+        }
+        self
     }
 
     /// Reads migrations from `dir` instead of `migrations/`.
@@ -269,13 +307,16 @@ impl Manage {
 
     /// The migrations: the directory when it exists, else the embedded files.
     fn migration_set(&self, cli: &Cli) -> Result<MigrationSet, Error> {
-        match self.embedded {
-            Some(files) if self.uses_embedded(cli) => Ok(MigrationSet::from_embedded(files)?),
-            None if cli.embedded => Err(Error::Usage(
-                "this binary has no embedded migrations (see `Manage::embedded`)".into(),
-            )),
-            _ => Ok(MigrationSet::from_dir(self.dir(cli))?),
-        }
+        let project = match self.embedded {
+            Some(files) if self.uses_embedded(cli) => MigrationSet::from_embedded(files)?,
+            None if cli.embedded => {
+                return Err(Error::Usage(
+                    "this binary has no embedded migrations (see `Manage::embedded`)".into(),
+                ));
+            }
+            _ => MigrationSet::from_dir(self.dir(cli))?,
+        };
+        Ok(project.with_apps(&self.apps)?)
     }
 
     async fn connect(&self, cli: &Cli) -> Result<Pool, Error> {
@@ -297,8 +338,14 @@ impl Manage {
                         .migrate(&target)
                         .await
                 };
+                let steps = result?;
+                if !*dry_run {
+                    for app in &self.apps {
+                        app.post_migrate(&pool).await?;
+                    }
+                }
                 pool.close().await;
-                finish_steps(result?, *dry_run);
+                finish_steps(steps, *dry_run);
                 Ok(())
             }
             Command::Downgrade { n, dry_run } => {
@@ -351,6 +398,26 @@ impl Manage {
             }
             Command::About => checks::about(self, &cli).await,
             Command::Check { deploy } => checks::check(self, &cli, *deploy).await,
+            #[cfg(feature = "auth")]
+            Command::Createsuperuser {
+                username,
+                email,
+                no_input,
+            } => {
+                let pool = self.connect(&cli).await?;
+                let result =
+                    crate::auth::createsuperuser(&pool, username.clone(), email.clone(), *no_input)
+                        .await;
+                pool.close().await;
+                result
+            }
+            #[cfg(feature = "auth")]
+            Command::Changepassword { username } => {
+                let pool = self.connect(&cli).await?;
+                let result = crate::auth::changepassword(&pool, username).await;
+                pool.close().await;
+                result
+            }
             Command::Version => {
                 println!("rustango {}", env!("CARGO_PKG_VERSION"));
                 Ok(())
@@ -374,7 +441,9 @@ impl Manage {
             println!("Wrote {}", path.display());
             return Ok(());
         }
-        let scopes = app_scopes(&dir, &MigrationSet::from_dir(&dir)?);
+        let mut scopes = app_scopes(&dir, &MigrationSet::from_dir(&dir)?);
+        // Installed apps ship their migrations: their models are never the project's.
+        scopes.extend(self.apps.iter().map(|a| a.label.to_owned()));
         let models = models_of(&scopes, args.app.as_deref());
         if models.tables.is_empty() {
             return Err(Error::Usage(match &args.app {

@@ -186,6 +186,9 @@ pub struct ModelSchema {
     pub name: &'static str,
     /// The module that declares it (used to name apps).
     pub module_path: &'static str,
+    /// The app it belongs to when set with `#[rustango(app = "...")]`; otherwise the
+    /// app is named after the module (see `rustango_migrate::app_label`).
+    pub app: Option<&'static str>,
     /// The table name.
     pub table: &'static str,
     /// The field shown when a row is the target of a foreign key.

@@ -70,6 +70,7 @@ struct M2MAttr {
 #[derive(Default)]
 struct ModelAttrs {
     table: Option<String>,
+    app: Option<String>,
     display: Option<LitStr>,
     admin: AdminAttr,
     audit: Option<NameList>,
@@ -194,6 +195,23 @@ fn parse_model_attrs(input: &DeriveInput) -> syn::Result<ModelAttrs> {
             let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
             match key.as_str() {
                 "table" => out.table = Some(lit_str(&meta)?.value()),
+                "app" => {
+                    let lit = lit_str(&meta)?;
+                    let app = lit.value();
+                    let valid = !app.is_empty()
+                        && app.len() <= 64
+                        && app.starts_with(|c: char| c.is_ascii_lowercase())
+                        && app
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    if !valid {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            "an app label is lowercase letters, digits and `_`, starting with a letter",
+                        ));
+                    }
+                    out.app = Some(app);
+                }
                 "display" => out.display = Some(lit_str(&meta)?),
                 "admin" => parse_admin(&meta, &mut out.admin)?,
                 "permissions" => {
@@ -293,7 +311,7 @@ fn parse_model_attrs(input: &DeriveInput) -> syn::Result<ModelAttrs> {
                     return Err(unknown(
                         &meta,
                         "model attribute",
-                        "table, display, admin, audit, permissions, index, check, m2m",
+                        "table, app, display, admin, audit, permissions, index, check, m2m",
                     ));
                 }
             }
@@ -597,6 +615,10 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
 
     let name_str = ident.to_string();
     let table = attrs.table.clone().unwrap_or_else(|| to_snake(&name_str));
+    let app = match &attrs.app {
+        Some(app) => quote!(::core::option::Option::Some(#app)),
+        None => quote!(::core::option::Option::None),
+    };
 
     // The schema.
     let field_schemas = fields.iter().enumerate().map(|(i, f)| {
@@ -800,6 +822,7 @@ pub fn expand_with(input: DeriveInput, p: TokenStream) -> syn::Result<TokenStrea
             const SCHEMA: &'static #p::ModelSchema = &#p::ModelSchema {
                 name: #name_str,
                 module_path: ::core::module_path!(),
+                app: #app,
                 table: #table,
                 display: #display,
                 fields: &[#(#field_schemas),*],

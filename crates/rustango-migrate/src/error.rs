@@ -167,6 +167,24 @@ pub enum Error {
         /// One line per likely rename, with the flag to confirm it.
         hints: Vec<String>,
     },
+    /// An installed app's migrations clash with the project's: the same app label, or
+    /// embedded files outside the app's own directory.
+    #[error("installed app `{app}`: {reason}")]
+    AppConflict {
+        /// The app's label.
+        app: &'static str,
+        /// What clashes.
+        reason: String,
+    },
+    /// A `post_migrate` hook of an installed app failed.
+    #[error("post-migrate step of app `{app}` failed: {source}")]
+    PostMigrate {
+        /// The app's label.
+        app: &'static str,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The live schema could not be read: the backend is not supported, or its catalog
     /// answered in a shape this version does not understand.
     #[error("cannot read the live schema from `{catalog}`: {reason}")]

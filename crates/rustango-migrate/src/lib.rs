@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod app;
 mod autodetect;
 mod error;
 mod file;
@@ -29,6 +30,7 @@ mod snapshot;
 mod source;
 mod state;
 
+pub use app::{App, PostMigrate};
 pub use autodetect::{Detection, Rename, RenameHint, autodetect, autodetect_with};
 pub use error::Error;
 pub use file::{FORMAT_VERSION, Migration};

@@ -8,10 +8,13 @@ use rustango_core::ModelSchema;
 use crate::source::validate_name;
 use crate::{Error, Migration, MigrationSet, Operation, Rename, RenameHint, SchemaSnapshot};
 
-/// The app a model belongs to, from its module path: the module that holds `models`
-/// (`shop::billing::models` → `billing`), else the innermost module (`shop::billing` →
-/// `billing`), else the crate.
+/// The app a model belongs to: its `#[rustango(app = "...")]`, else from its module
+/// path: the module that holds `models` (`shop::billing::models` → `billing`), else the
+/// innermost module (`shop::billing` → `billing`), else the crate.
 pub fn app_label(schema: &ModelSchema) -> String {
+    if let Some(app) = schema.app {
+        return app.to_owned();
+    }
     let mut parts: Vec<&str> = schema.module_path.split("::").collect();
     if parts.len() > 1 && parts.last() == Some(&"models") {
         parts.pop();

@@ -91,6 +91,9 @@ pub struct EmbeddedFile {
 pub struct MigrationSet {
     files: Vec<MigrationFile>,
     dir: Option<PathBuf>,
+    /// Only some apps' migrations (see [`MigrationSet::only_apps`]): applied
+    /// migrations of other apps are none of this set's business.
+    partial: bool,
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {
@@ -124,6 +127,7 @@ impl MigrationSet {
         let mut set = MigrationSet {
             files: Vec::new(),
             dir: Some(dir.to_owned()),
+            partial: false,
         };
         if !dir.exists() {
             return Ok(set);
@@ -166,6 +170,7 @@ impl MigrationSet {
         Ok(MigrationSet {
             files: parsed,
             dir: None,
+            partial: false,
         })
     }
 
@@ -175,10 +180,37 @@ impl MigrationSet {
             .into_iter()
             .map(|m| MigrationFile::parse(None, &m.name.clone(), &m.to_json()))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut set = MigrationSet { files, dir: None };
+        let mut set = MigrationSet {
+            files,
+            dir: None,
+            partial: false,
+        };
         set.files
             .sort_by(|a, b| (&a.app, &a.name).cmp(&(&b.app, &b.name)));
         Ok(set)
+    }
+
+    pub(crate) fn into_files(self) -> Vec<MigrationFile> {
+        self.files
+    }
+
+    pub(crate) fn from_parts(files: Vec<MigrationFile>, dir: Option<PathBuf>) -> MigrationSet {
+        MigrationSet {
+            files,
+            dir,
+            partial: false,
+        }
+    }
+
+    pub(crate) fn mark_partial(mut self) -> MigrationSet {
+        self.partial = true;
+        self
+    }
+
+    /// Whether the set holds only some apps' migrations: the runner then ignores
+    /// applied migrations of other apps instead of reporting their files missing.
+    pub fn is_partial(&self) -> bool {
+        self.partial
     }
 
     /// The directory the set was read from, if any.

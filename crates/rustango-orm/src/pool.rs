@@ -277,7 +277,8 @@ pub enum Target<'e> {
 }
 
 impl Target<'_> {
-    pub(crate) fn dialect(&self) -> &'static dyn Dialect {
+    /// The SQL dialect of the connection's backend (for hand-written SQL).
+    pub fn dialect(&self) -> &'static dyn Dialect {
         match self {
             Target::Pool(p) => p.dialect(),
             Target::Conn(c) => c.dialect,

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::response::{Html, IntoResponse, Response};
 use rustango_config::Settings;
-use rustango_migrate::{EmbeddedFile, MigrationSet, Runner, Target};
+use rustango_migrate::{App, EmbeddedFile, MigrationSet, Runner, Target};
 use rustango_orm::Pool;
 
 impl std::fmt::Debug for Builder {
@@ -106,6 +106,7 @@ pub struct Builder {
     admin_title: Option<String>,
     middleware: Vec<MiddlewareFn>,
     stack: Stack,
+    apps: Vec<App>,
 }
 
 /// A function that wraps the finished router in layers (see [`Builder::middleware`]).
@@ -137,6 +138,7 @@ impl Builder {
         let pool = Pool::connect(&settings.database_url).await?;
         Ok(Builder {
             stack,
+            apps: Vec::new(),
             settings,
             pool,
             routes: Router::new(),
@@ -172,8 +174,39 @@ impl Builder {
         self.apply(set).await
     }
 
+    /// Installs a reusable app with migrations of its own (`rustango::auth::APP`):
+    /// applies its pending migrations and its post-migrate step now, and puts its
+    /// migrations before the project's in later [`migrate`](Self::migrate) calls.
+    pub async fn install(mut self, app: App) -> Result<Builder, Error> {
+        if !self.apps.iter().any(|a| a.label == app.label) {
+            self.apps.push(app);
+        }
+        match self.migrations.take() {
+            // Already migrated: the project's files, now behind every app's.
+            Some(set) => {
+                let project = set.without_apps(&self.apps);
+                self.apply(project).await
+            }
+            // Only the installed apps: the project's migrations (applied or not) are
+            // for a later `migrate`.
+            None => {
+                let set = MigrationSet::only_apps(&self.apps)?;
+                self.run(&set).await?;
+                Ok(self)
+            }
+        }
+    }
+
     async fn apply(mut self, set: MigrationSet) -> Result<Builder, Error> {
-        let steps = Runner::new(&self.pool, &set)
+        let set = set.with_apps(&self.apps)?;
+        self.run(&set).await?;
+        self.migrations = Some(Arc::new(set));
+        Ok(self)
+    }
+
+    /// Applies `set` and runs the apps' post-migrate steps.
+    async fn run(&self, set: &MigrationSet) -> Result<(), Error> {
+        let steps = Runner::new(&self.pool, set)
             .on_progress(|p| {
                 if let rustango_migrate::Progress::Migration { migration, .. } = p {
                     tracing::info!(migration, "applying migration");
@@ -182,8 +215,10 @@ impl Builder {
             .migrate(&Target::Latest)
             .await?;
         tracing::info!(applied = steps.len(), "migrations up to date");
-        self.migrations = Some(Arc::new(set));
-        Ok(self)
+        for app in &self.apps {
+            app.post_migrate(&self.pool).await?;
+        }
+        Ok(())
     }
 
     /// Mounts the application's routes (several calls merge them).

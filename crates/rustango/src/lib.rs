@@ -136,6 +136,15 @@ pub mod middleware {
     pub use rustango_middleware::*;
 }
 
+/// Authentication and permissions: `models::{User, Group, Permission, ApiKey}`,
+/// `permissions::has_perm`, `sessions`, `jwt_lifecycle`, `backends`, `guard`
+/// (`RouterAuthExt::require_auth`, `CurrentUser`), `flows` (sign-in endpoints) and
+/// `APP` to install with `Builder::install` and `Manage::install`.
+#[cfg(feature = "auth")]
+pub mod auth {
+    pub use rustango_auth::*;
+}
+
 /// Password hashing (argon2id) and strength checks.
 #[cfg(feature = "passwords")]
 pub mod passwords {

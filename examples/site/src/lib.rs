@@ -43,6 +43,65 @@ pub struct NewNote {
     pub body: String,
 }
 
+// ANCHOR: app
+/// The whole site on a `Builder`: the auth app installed and the site's migrations
+/// applied, the notes API, the sign-in endpoints under `/auth` with sessions in the
+/// database, and `/api/me` for any signed-in caller (session, API key or JWT).
+pub async fn app(
+    builder: rustango::server::Builder,
+) -> Result<rustango::server::Builder, Box<dyn std::error::Error>> {
+    use rustango::auth::backends::{ApiKeyBackend, Backend, JwtBackend, SessionBackend};
+    use rustango::auth::guard::{CurrentUser, RouterAuthExt as _};
+    use std::sync::Arc;
+
+    let builder = builder
+        .install(rustango::auth::APP)
+        .await?
+        .migrate_embedded(MIGRATIONS)
+        .await?;
+    let pool = builder.pool().clone();
+    let settings = builder.settings();
+    let secret: Vec<u8> = match &settings.secret_key {
+        Some(key) => key.expose().as_bytes().to_vec(),
+        // Development without a key: tokens last as long as the process.
+        None => (0..2)
+            .flat_map(|_| *uuid::Uuid::new_v4().as_bytes())
+            .collect(),
+    };
+    let jwt = Arc::new(rustango::auth::jwt_lifecycle::JwtLifecycle::try_new(
+        &secret,
+    )?);
+    let sign_in = rustango::auth::flows::AuthRoutes::new(
+        pool.clone(),
+        Arc::new(rustango::cache::InMemoryCache::new()),
+    )
+    .jwt(jwt.clone())
+    .totp_issuer("rustango site");
+    let backends: Vec<Backend> = vec![
+        Arc::new(SessionBackend),
+        Arc::new(ApiKeyBackend),
+        Arc::new(JwtBackend::with(jwt)),
+    ];
+    let me = axum::Router::new()
+        .route(
+            "/api/me",
+            axum::routing::get(|CurrentUser(user): CurrentUser| async move {
+                axum::Json(serde_json::json!({
+                    "username": user.map(|u| u.username),
+                }))
+            }),
+        )
+        .require_auth(backends, pool.clone());
+    let sessions = rustango::auth::sessions::SessionConfig::from_settings(settings)?
+        .layer(rustango::auth::sessions::DbSessionStore::new(pool.clone()));
+    Ok(builder
+        .api(routes(pool))
+        .api(axum::Router::new().nest("/auth", sign_in.router()))
+        .api(me)
+        .middleware(move |app| app.layer(sessions)))
+}
+// ANCHOR_END: app
+
 // ANCHOR: routes
 /// The JSON routes, for `Builder::api`.
 pub fn routes(pool: Pool) -> axum::Router {

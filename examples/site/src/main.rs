@@ -8,12 +8,8 @@
 // ANCHOR: main
 #[rustango::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let builder = rustango::server::Builder::from_env()
-        .await?
-        .migrate_embedded(site::MIGRATIONS)
-        .await?;
-    let routes = site::routes(builder.pool().clone());
-    builder.api(routes).serve("settings").await?;
+    let builder = rustango::server::Builder::from_env().await?;
+    site::app(builder).await?.serve("settings").await?;
     Ok(())
 }
 // ANCHOR_END: main

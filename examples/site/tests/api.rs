@@ -32,16 +32,12 @@ async fn app() -> App {
         format!("sqlite://{}?mode=rwc", dir.join("db.sqlite3").display()),
     ))
     .unwrap();
-    let builder = Builder::from_settings(settings)
-        .await
-        .unwrap()
-        .migrate_embedded(site::MIGRATIONS)
+    let builder = site::app(Builder::from_settings(settings).await.unwrap())
         .await
         .unwrap();
-    let routes = site::routes(builder.pool().clone());
     let pool = builder.pool().clone();
     App {
-        client: TestClient::new(builder.api(routes).into_router()).with_pool(pool),
+        client: TestClient::new(builder.into_router()).with_pool(pool),
         dir,
     }
 }

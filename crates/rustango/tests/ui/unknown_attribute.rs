@@ -19,4 +19,10 @@ pub struct Note {
     pub id: Auto<i64>,
 }
 
+#[derive(Model)]
+#[rustango(app = "My-App")]
+pub struct Label {
+    pub id: Auto<i64>,
+}
+
 fn main() {}

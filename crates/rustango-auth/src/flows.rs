@@ -1,0 +1,817 @@
+//! The sign-in flows as JSON endpoints: session login and logout, the current user,
+//! password change and reset, JWT token pairs, and TOTP two-factor enrolment.
+//!
+//! [`AuthRoutes::router`] returns the routes; mount them under a prefix of your
+//! choice (`app.nest("/auth", routes)`) inside the session layer
+//! ([`crate::sessions::SessionConfig::layer`]).
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /login` | `{username, password, otp?}` | `200 {user}`, session started |
+//! | `POST /logout` | | `204`, session cleared |
+//! | `GET /me` | | `200 {user}` or `401` |
+//! | `POST /password/change` | `{old_password, new_password}` | `204` |
+//! | `POST /password/reset` | `{email}` | `202`, whether or not the account exists |
+//! | `POST /password/reset/confirm` | `{uid, token, new_password}` | `204` |
+//! | `POST /token` | `{username, password, otp?}` | `200 {access, refresh, …}` |
+//! | `POST /token/refresh` | `{refresh}` | `200 {access, refresh, …}` |
+//! | `POST /token/revoke` | `{token}` | `204` |
+//! | `POST /totp/enroll` | | `200 {secret, otpauth_url}` |
+//! | `POST /totp/confirm` | `{otp}` | `204`, two-factor sign-in on |
+//! | `POST /totp/disable` | `{password}` | `204` |
+//!
+//! Defences built in:
+//! - **Fixation:** the session id changes at login and at password change; logout
+//!   deletes the session.
+//! - **Enumeration:** unknown user, wrong password and inactive account give the same
+//!   `401` after the same work; a reset request answers the same `202` for every
+//!   email.
+//! - **Guessing:** failed sign-ins count per account and per client address
+//!   (`Throttle`); over the limit, `429` with `Retry-After` before any password is
+//!   checked.
+//! - **Reset links** are single-use by construction (they sign the password hash, the
+//!   last login and the email, so any of those changing voids them) and expire.
+//! - **TOTP codes** cannot be replayed: the last accepted time step is stored.
+//! - **Other sessions** of a user end when the password changes.
+
+// Handlers answer `Result<_, Problem>`: a problem is the error response itself, built
+// once per failed request, so its size on the stack does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json as AxumJson, Router};
+use http::StatusCode;
+use rustango_cache::{BoxedCache, Cache as _};
+use rustango_core::Column as _;
+use rustango_crypto::signing::Signer;
+use rustango_crypto::totp::{self, TotpSecret};
+use rustango_http::Problem;
+use rustango_http::extract::Json;
+use rustango_orm::Pool;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+use crate::backends::{SESSION_USER_HASH, SESSION_USER_ID, session_hash};
+use crate::jwt_lifecycle::JwtLifecycle;
+use crate::models::User;
+use crate::sessions::{self, Session};
+use crate::signals::{self, AuthEvent};
+use crate::{AuthError, users};
+
+/// Sends a password-reset link (by email, usually). The link is yours to build: it
+/// should lead to a page that posts `uid`, `token` and the new password to
+/// `/password/reset/confirm`.
+#[async_trait::async_trait]
+pub trait ResetSender: Send + Sync {
+    /// Sends `uid` and `token` to `user` (whose email is not empty).
+    async fn send(&self, user: &User, uid: &str, token: &str);
+}
+
+/// Failed sign-ins allowed per account and per client address in a window.
+#[derive(Clone)]
+pub struct Throttle {
+    cache: BoxedCache,
+    per_account: u64,
+    per_address: u64,
+    window: Duration,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("per_account", &self.per_account)
+            .field("per_address", &self.per_address)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Throttle {
+    /// 5 failures per account and 20 per address in 15 minutes, counted in `cache`
+    /// (a Redis cache makes the limits hold across instances).
+    pub fn new(cache: BoxedCache) -> Throttle {
+        Throttle {
+            cache,
+            per_account: 5,
+            per_address: 20,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, per_account: u64, per_address: u64, window: Duration) -> Throttle {
+        self.per_account = per_account.max(1);
+        self.per_address = per_address.max(1);
+        self.window = window.max(Duration::from_secs(1));
+        self
+    }
+
+    fn keys(username: &str, address: &str) -> [String; 2] {
+        // Hashed: usernames in cache keys could be anything the client typed.
+        let h = |s: &str| {
+            let d = Sha256::digest(s.as_bytes());
+            d.iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        [
+            format!("auth:fail:user:{}", h(&username.to_lowercase())),
+            format!("auth:fail:addr:{}", h(address)),
+        ]
+    }
+
+    /// Seconds to wait, if the account or the address is over its limit.
+    async fn blocked(&self, username: &str, address: &str) -> Result<Option<u64>, AuthError> {
+        let [user_key, addr_key] = Self::keys(username, address);
+        for (key, limit) in [(user_key, self.per_account), (addr_key, self.per_address)] {
+            let count: u64 = self
+                .cache
+                .get(&key)
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if count >= limit {
+                let wait = match self.cache.ttl(&key).await? {
+                    rustango_cache::KeyTtl::ExpiresIn(d) => d.as_secs().max(1),
+                    _ => self.window.as_secs(),
+                };
+                return Ok(Some(wait));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn failed(&self, username: &str, address: &str) -> Result<(), AuthError> {
+        for key in Self::keys(username, address) {
+            self.cache.incr(&key, 1, self.window).await?;
+        }
+        Ok(())
+    }
+
+    async fn succeeded(&self, username: &str, address: &str) -> Result<(), AuthError> {
+        let [user_key, _] = Self::keys(username, address);
+        self.cache.delete(&user_key).await?;
+        Ok(())
+    }
+}
+
+/// How the endpoints behave; build it, then call [`router`](Self::router).
+#[derive(Clone)]
+pub struct AuthRoutes {
+    pool: Pool,
+    throttle: Throttle,
+    jwt: Option<Arc<JwtLifecycle>>,
+    reset: Option<(Arc<Signer>, Duration, Arc<dyn ResetSender>)>,
+    totp_issuer: String,
+}
+
+impl std::fmt::Debug for AuthRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRoutes")
+            .field("throttle", &self.throttle)
+            .field("jwt", &self.jwt.is_some())
+            .field("reset", &self.reset.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The salt of reset tokens.
+const RESET_SALT: &str = "rustango.auth.password_reset";
+/// The session key of a TOTP secret being enrolled.
+const SESSION_TOTP_PENDING: &str = "_auth_totp_pending";
+
+impl AuthRoutes {
+    /// Endpoints on `pool`, with failed sign-ins counted in `throttle_cache`.
+    pub fn new(pool: Pool, throttle_cache: BoxedCache) -> AuthRoutes {
+        AuthRoutes {
+            pool,
+            throttle: Throttle::new(throttle_cache),
+            jwt: None,
+            reset: None,
+            totp_issuer: "rustango".to_owned(),
+        }
+    }
+
+    /// Replaces the sign-in limits.
+    pub fn throttle(mut self, throttle: Throttle) -> AuthRoutes {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Turns on `/token`, `/token/refresh` and `/token/revoke`.
+    pub fn jwt(mut self, jwt: Arc<JwtLifecycle>) -> AuthRoutes {
+        self.jwt = Some(jwt);
+        self
+    }
+
+    /// Turns on password reset: tokens signed with `secret` (your `SECRET_KEY`),
+    /// valid for `timeout` (Django's default is 3 days), sent by `sender`.
+    pub fn password_reset(
+        mut self,
+        secret: &[u8],
+        timeout: Duration,
+        sender: Arc<dyn ResetSender>,
+    ) -> AuthRoutes {
+        self.reset = Some((Arc::new(Signer::new(secret, RESET_SALT)), timeout, sender));
+        self
+    }
+
+    /// The issuer name authenticator apps show next to the account.
+    pub fn totp_issuer(mut self, issuer: impl Into<String>) -> AuthRoutes {
+        self.totp_issuer = issuer.into();
+        self
+    }
+
+    /// A reset token for `user` (what the reset endpoint sends), for tests and for
+    /// admin tools that hand out links.
+    pub fn reset_token(&self, user: &User) -> Option<(String, String)> {
+        let (signer, _, _) = self.reset.as_ref()?;
+        let uid = user.pk()?.to_string();
+        let token = signer
+            .dumps(&ResetClaims {
+                uid: uid.clone(),
+                state: reset_state(user),
+            })
+            .ok()?;
+        Some((uid, token))
+    }
+
+    /// The routes (see the [module docs](self)).
+    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        Router::new()
+            .route("/login", post(login))
+            .route("/logout", post(logout))
+            .route("/me", get(me))
+            .route("/password/change", post(password_change))
+            .route("/password/reset", post(password_reset))
+            .route("/password/reset/confirm", post(password_reset_confirm))
+            .route("/token", post(token))
+            .route("/token/refresh", post(token_refresh))
+            .route("/token/revoke", post(token_revoke))
+            .route("/totp/enroll", post(totp_enroll))
+            .route("/totp/confirm", post(totp_confirm))
+            .route("/totp/disable", post(totp_disable))
+            .with_state(Arc::new(self))
+    }
+}
+
+type Routes = State<Arc<AuthRoutes>>;
+
+/// What the endpoints say about a user.
+#[derive(Debug, Serialize)]
+struct UserOut<'a> {
+    id: Option<i64>,
+    username: &'a str,
+    email: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    is_staff: bool,
+    is_superuser: bool,
+    two_factor: bool,
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    json!({
+        "user": UserOut {
+            id: user.pk(),
+            username: &user.username,
+            email: &user.email,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            is_staff: user.is_staff,
+            is_superuser: user.is_superuser,
+            two_factor: user.has_totp(),
+        }
+    })
+}
+
+fn server_error(e: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %e, "auth endpoint failed");
+    Problem::internal()
+}
+
+fn invalid_credentials() -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED).with_detail("invalid username or password")
+}
+
+fn client_address(parts: &http::request::Parts) -> String {
+    #[allow(unused_mut)]
+    let mut found = None;
+    if let Some(ip) = parts
+        .extensions
+        .get::<rustango_middleware::real_ip::ClientIp>()
+    {
+        found = Some(ip.0.to_string());
+    }
+    found
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The request's address and session, read by hand (the session is a wiring
+/// requirement: its absence is a logged 500).
+struct Ctx {
+    address: String,
+    session: Option<Session>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Ctx {
+            address: client_address(parts),
+            session: parts.extensions.get::<Session>().cloned(),
+        })
+    }
+}
+
+fn require_session(ctx: &Ctx) -> Result<&Session, Problem> {
+    ctx.session.as_ref().ok_or_else(|| {
+        tracing::error!("auth routes are mounted outside the session layer");
+        Problem::internal()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+    #[serde(default)]
+    otp: Option<String>,
+}
+
+/// Checks credentials (throttled) and the second factor; the user on success.
+async fn check_credentials(
+    routes: &AuthRoutes,
+    address: &str,
+    creds: &Credentials,
+) -> Result<User, Problem> {
+    if creds.username.len() > 300 || creds.password.len() > 4096 {
+        return Err(invalid_credentials());
+    }
+    if let Some(wait) = routes
+        .throttle
+        .blocked(&creds.username, address)
+        .await
+        .map_err(server_error)?
+    {
+        return Err(Problem::too_many_requests(wait)
+            .with_detail("too many failed sign-ins; try again later"));
+    }
+    let user = users::authenticate(&routes.pool, &creds.username, &creds.password)
+        .await
+        .map_err(server_error)?;
+    let Some(mut user) = user else {
+        routes
+            .throttle
+            .failed(&creds.username, address)
+            .await
+            .map_err(server_error)?;
+        signals::send(&AuthEvent::LoginFailed {
+            username: creds.username.clone(),
+            address: address.to_owned(),
+        });
+        return Err(invalid_credentials());
+    };
+    if user.has_totp() {
+        let ok = match creds.otp.as_deref() {
+            Some(code) => accept_totp(&routes.pool, &mut user, code)
+                .await
+                .map_err(server_error)?,
+            None => {
+                return Err(Problem::new(StatusCode::UNAUTHORIZED)
+                    .with_detail("a one-time code is required")
+                    .with_extension("otp_required", true));
+            }
+        };
+        if !ok {
+            routes
+                .throttle
+                .failed(&creds.username, address)
+                .await
+                .map_err(server_error)?;
+            signals::send(&AuthEvent::LoginFailed {
+                username: creds.username.clone(),
+                address: address.to_owned(),
+            });
+            return Err(Problem::new(StatusCode::UNAUTHORIZED)
+                .with_detail("the one-time code is not valid")
+                .with_extension("otp_required", true));
+        }
+    }
+    routes
+        .throttle
+        .succeeded(&creds.username, address)
+        .await
+        .map_err(server_error)?;
+    Ok(user)
+}
+
+/// Verifies a TOTP code of `user`, refusing a time step already used; stores the
+/// step on success.
+pub async fn accept_totp(pool: &Pool, user: &mut User, code: &str) -> Result<bool, AuthError> {
+    let Some(secret) = user
+        .totp_secret
+        .as_deref()
+        .and_then(|s| TotpSecret::from_base32(s).ok())
+    else {
+        return Ok(false);
+    };
+    let Some(step) = totp::verify_step(&secret, code.trim(), 30, 6, 1) else {
+        return Ok(false);
+    };
+    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    if user.totp_last_step.is_some_and(|last| step <= last) {
+        return Ok(false);
+    }
+    user.totp_last_step = Some(step);
+    user.save_on(pool).await?;
+    Ok(true)
+}
+
+async fn start_session(session: &Session, user: &User) -> Result<(), Problem> {
+    sessions::rotate(session).await.map_err(server_error)?;
+    session
+        .insert(SESSION_USER_ID, user.pk().unwrap_or_default())
+        .await
+        .map_err(server_error)?;
+    session
+        .insert(SESSION_USER_HASH, session_hash(user))
+        .await
+        .map_err(server_error)?;
+    Ok(())
+}
+
+async fn login(
+    State(routes): Routes,
+    ctx: Ctx,
+    Json(creds): Json<Credentials>,
+) -> Result<Response, Problem> {
+    let session = require_session(&ctx)?;
+    let mut user = check_credentials(&routes, &ctx.address, &creds).await?;
+    start_session(session, &user).await?;
+    users::record_login(&routes.pool, &mut user)
+        .await
+        .map_err(server_error)?;
+    signals::send(&AuthEvent::LoggedIn {
+        user_id: user.pk().unwrap_or_default(),
+        username: user.username.clone(),
+        method: "session",
+    });
+    Ok(AxumJson(user_json(&user)).into_response())
+}
+
+/// The session's user, if it still is one (see `SessionBackend`).
+async fn session_user(routes: &AuthRoutes, session: &Session) -> Result<Option<User>, Problem> {
+    let Ok(Some(id)) = session.get::<i64>(SESSION_USER_ID).await else {
+        return Ok(None);
+    };
+    let Ok(Some(hash)) = session.get::<String>(SESSION_USER_HASH).await else {
+        return Ok(None);
+    };
+    let user = users::get_by_id(&routes.pool, id)
+        .await
+        .map_err(server_error)?;
+    Ok(user.filter(|u| {
+        u.is_active
+            && rustango_crypto::constant_time_eq(hash.as_bytes(), session_hash(u).as_bytes())
+    }))
+}
+
+async fn signed_in(routes: &AuthRoutes, ctx: &Ctx) -> Result<User, Problem> {
+    let session = require_session(ctx)?;
+    session_user(routes, session)
+        .await?
+        .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED).with_detail("not signed in"))
+}
+
+async fn logout(State(routes): Routes, ctx: Ctx) -> Result<StatusCode, Problem> {
+    let session = require_session(&ctx)?;
+    if let Some(user) = session_user(&routes, session).await? {
+        signals::send(&AuthEvent::LoggedOut {
+            user_id: user.pk().unwrap_or_default(),
+            username: user.username.clone(),
+        });
+    }
+    sessions::clear(session).await.map_err(server_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(routes): Routes, ctx: Ctx) -> Result<Response, Problem> {
+    let user = signed_in(&routes, &ctx).await?;
+    Ok(AxumJson(user_json(&user)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordChange {
+    old_password: String,
+    new_password: String,
+}
+
+fn weak(e: AuthError) -> Problem {
+    match e {
+        AuthError::WeakPassword(problems) => Problem::unprocessable("the new password is too weak")
+            .with_extension(
+                "problems",
+                problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ),
+        other => server_error(other),
+    }
+}
+
+async fn password_change(
+    State(routes): Routes,
+    ctx: Ctx,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode, Problem> {
+    let mut user = signed_in(&routes, &ctx).await?;
+    if !users::check_password(&user, &body.old_password)
+        .await
+        .map_err(server_error)?
+    {
+        return Err(Problem::bad_request("the current password is not correct"));
+    }
+    users::check_password_strength(&user, &body.new_password).map_err(weak)?;
+    users::set_password(&routes.pool, &mut user, &body.new_password)
+        .await
+        .map_err(server_error)?;
+    // This session continues under a new id with the new hash; every other session
+    // of the user no longer matches and ends.
+    start_session(require_session(&ctx)?, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a reset token signs: the user and a digest of what must not change.
+#[derive(Debug, Serialize, Deserialize)]
+struct ResetClaims {
+    uid: String,
+    state: String,
+}
+
+fn reset_state(user: &User) -> String {
+    let mut h = Sha256::new();
+    h.update(user.password.as_bytes());
+    h.update(b"|");
+    h.update(
+        user.last_login
+            .map(|t| t.timestamp_micros().to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    h.update(b"|");
+    h.update(user.email.as_bytes());
+    h.update(b"|");
+    h.update(user.is_active.to_string().as_bytes());
+    let d = h.finalize();
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct ResetRequest {
+    email: String,
+}
+
+async fn password_reset(
+    State(routes): Routes,
+    Json(body): Json<ResetRequest>,
+) -> Result<Response, Problem> {
+    let Some((_, _, sender)) = &routes.reset else {
+        return Err(Problem::not_found());
+    };
+    let email = body.email.trim();
+    if !email.is_empty() && email.len() <= 254 {
+        let matches = User::objects()
+            .where_(User::email.eq(email))
+            .fetch(&routes.pool)
+            .await
+            .map_err(server_error)?;
+        for user in matches.iter().filter(|u| {
+            u.is_active && u.has_usable_password() && u.email.eq_ignore_ascii_case(email)
+        }) {
+            if let Some((uid, token)) = routes.reset_token(user) {
+                sender.send(user, &uid, &token).await;
+            }
+        }
+    }
+    // The same answer whether or not an account has this email.
+    Ok((
+        StatusCode::ACCEPTED,
+        AxumJson(json!({"detail": "if an account has this email, a reset link is on its way"})),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ResetConfirm {
+    uid: String,
+    token: String,
+    new_password: String,
+}
+
+async fn password_reset_confirm(
+    State(routes): Routes,
+    Json(body): Json<ResetConfirm>,
+) -> Result<StatusCode, Problem> {
+    let Some((signer, timeout, _)) = &routes.reset else {
+        return Err(Problem::not_found());
+    };
+    let invalid = || Problem::bad_request("the reset link is invalid or has expired");
+    let claims: ResetClaims = signer
+        .loads(&body.token, Some(*timeout))
+        .map_err(|_| invalid())?;
+    if claims.uid != body.uid {
+        return Err(invalid());
+    }
+    let id: i64 = body.uid.parse().map_err(|_| invalid())?;
+    let mut user = users::get_by_id(&routes.pool, id)
+        .await
+        .map_err(server_error)?
+        .ok_or_else(invalid)?;
+    if !user.is_active
+        || !rustango_crypto::constant_time_eq(
+            claims.state.as_bytes(),
+            reset_state(&user).as_bytes(),
+        )
+    {
+        return Err(invalid());
+    }
+    users::check_password_strength(&user, &body.new_password).map_err(weak)?;
+    // The new hash voids this token and every other one issued before.
+    users::set_password(&routes.pool, &mut user, &body.new_password)
+        .await
+        .map_err(server_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn jwt_of(routes: &AuthRoutes) -> Result<&JwtLifecycle, Problem> {
+    routes.jwt.as_deref().ok_or_else(Problem::not_found)
+}
+
+async fn token(
+    State(routes): Routes,
+    ctx: Ctx,
+    Json(creds): Json<Credentials>,
+) -> Result<Response, Problem> {
+    let jwt = jwt_of(&routes)?;
+    let mut user = check_credentials(&routes, &ctx.address, &creds).await?;
+    let pair = jwt
+        .issue_pair(user.pk().unwrap_or_default())
+        .map_err(server_error)?;
+    users::record_login(&routes.pool, &mut user)
+        .await
+        .map_err(server_error)?;
+    signals::send(&AuthEvent::LoggedIn {
+        user_id: user.pk().unwrap_or_default(),
+        username: user.username.clone(),
+        method: "jwt",
+    });
+    Ok(AxumJson(pair).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct RefreshBody {
+    refresh: String,
+}
+
+async fn token_refresh(
+    State(routes): Routes,
+    Json(body): Json<RefreshBody>,
+) -> Result<Response, Problem> {
+    let jwt = jwt_of(&routes)?;
+    let refused =
+        || Problem::new(StatusCode::UNAUTHORIZED).with_detail("the refresh token is not valid");
+    let pair = jwt.refresh(&body.refresh).await.ok_or_else(refused)?;
+    // The account may have been deactivated since the pair was issued.
+    let claims = jwt.verify_access(&pair.access).await.ok_or_else(refused)?;
+    let active = match claims.user_id_as::<i64>() {
+        Some(id) => users::get_by_id(&routes.pool, id)
+            .await
+            .map_err(server_error)?
+            .is_some_and(|u| u.is_active),
+        None => false,
+    };
+    if !active {
+        let _ = jwt.revoke_family(claims.family()).await;
+        return Err(refused());
+    }
+    Ok(AxumJson(pair).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct RevokeBody {
+    token: String,
+}
+
+async fn token_revoke(
+    State(routes): Routes,
+    Json(body): Json<RevokeBody>,
+) -> Result<StatusCode, Problem> {
+    let jwt = jwt_of(&routes)?;
+    // Revoking a token that does not verify is not an error worth reporting: the
+    // token is useless either way (RFC 7009 answers 200 too).
+    let _ = jwt.revoke(&body.token).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn totp_enroll(State(routes): Routes, ctx: Ctx) -> Result<Response, Problem> {
+    let user = signed_in(&routes, &ctx).await?;
+    if user.has_totp() {
+        return Err(Problem::conflict("two-factor sign-in is already on"));
+    }
+    let secret = TotpSecret::generate();
+    let encoded = secret.to_base32();
+    require_session(&ctx)?
+        .insert(SESSION_TOTP_PENDING, &encoded)
+        .await
+        .map_err(server_error)?;
+    let account = if user.email.is_empty() {
+        &user.username
+    } else {
+        &user.email
+    };
+    Ok(AxumJson(json!({
+        "secret": encoded,
+        "otpauth_url": totp::otpauth_url(&routes.totp_issuer, account, &secret),
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct OtpBody {
+    otp: String,
+}
+
+async fn totp_confirm(
+    State(routes): Routes,
+    ctx: Ctx,
+    Json(body): Json<OtpBody>,
+) -> Result<StatusCode, Problem> {
+    let mut user = signed_in(&routes, &ctx).await?;
+    let session = require_session(&ctx)?;
+    let pending: Option<String> = session
+        .get(SESSION_TOTP_PENDING)
+        .await
+        .map_err(server_error)?;
+    let Some(pending) = pending else {
+        return Err(Problem::bad_request("start with /totp/enroll"));
+    };
+    user.totp_secret = Some(pending);
+    user.totp_last_step = None;
+    let mut candidate = user.clone();
+    // Checked on a copy: nothing is saved unless the code is right.
+    let secret = candidate
+        .totp_secret
+        .as_deref()
+        .and_then(|s| TotpSecret::from_base32(s).ok())
+        .ok_or_else(|| Problem::bad_request("start with /totp/enroll"))?;
+    let Some(step) = totp::verify_step(&secret, body.otp.trim(), 30, 6, 1) else {
+        return Err(Problem::bad_request("the one-time code is not valid"));
+    };
+    candidate.totp_last_step = Some(i64::try_from(step).unwrap_or(i64::MAX));
+    candidate
+        .save_on(&routes.pool)
+        .await
+        .map_err(server_error)?;
+    let _ = session.remove::<String>(SESSION_TOTP_PENDING).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordBody {
+    password: String,
+}
+
+async fn totp_disable(
+    State(routes): Routes,
+    ctx: Ctx,
+    Json(body): Json<PasswordBody>,
+) -> Result<StatusCode, Problem> {
+    let mut user = signed_in(&routes, &ctx).await?;
+    if !users::check_password(&user, &body.password)
+        .await
+        .map_err(server_error)?
+    {
+        return Err(Problem::bad_request("the password is not correct"));
+    }
+    user.totp_secret = None;
+    user.totp_last_step = None;
+    user.save_on(&routes.pool).await.map_err(server_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
