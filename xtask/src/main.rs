@@ -38,7 +38,8 @@ commands:
   test-peers [ARGS] [-- TEST-ARGS]
                                  install the Python peers (xtask/peers-requirements.txt:
                                  prometheus-client, opentelemetry-proto, pyotp, pyjwt) with
-                                 pip, then run the suites that talk to them
+                                 pip and the OpenID Connect provider (npm oidc-provider)
+                                 with npm ci, then run the suites that talk to them
   bench-http [ARGS]              wrk on loopback: full default stack vs bare axum (ARGS: --duration SECS, --rounds N, -c N, -t N)
   check-tiers                    check the crate tier rule (CONVENTIONS section 2)
   help                           print this message";
@@ -248,6 +249,17 @@ fn test_peers(args: &[String]) -> Result<ExitCode> {
         .context("running python3 -m pip (is Python 3 with pip installed?)")?;
     if !status.success() {
         anyhow::bail!("pip could not install {}: {status}", requirements.display());
+    }
+    // The OpenID Connect provider (npm oidc-provider), pinned by its lock file.
+    let oidc = root.join("crates/rustango-auth/tests/oidc");
+    eprintln!("xtask: installing the OpenID Connect provider in {}", oidc.display());
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .arg(&oidc)
+        .status()
+        .context("running npm (is Node.js with npm installed?)")?;
+    if !status.success() {
+        anyhow::bail!("npm ci failed in {}: {status}", oidc.display());
     }
     run_suites(&root, Service::Peers, &[], args)
 }

@@ -59,6 +59,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use crate::backends::{SESSION_USER_HASH, SESSION_USER_ID, session_hash};
+use crate::html::{self, Input};
 use crate::jwt_lifecycle::JwtLifecycle;
 use crate::models::User;
 use crate::sessions::{self, Session};
@@ -247,12 +248,21 @@ impl AuthRoutes {
     /// The routes (see the [module docs](self)).
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         Router::new()
-            .route("/login", post(login))
+            .route("/login", get(login_form).post(login))
             .route("/logout", post(logout))
             .route("/me", get(me))
-            .route("/password/change", post(password_change))
-            .route("/password/reset", post(password_reset))
-            .route("/password/reset/confirm", post(password_reset_confirm))
+            .route(
+                "/password/change",
+                get(password_change_form).post(password_change),
+            )
+            .route(
+                "/password/reset",
+                get(password_reset_form).post(password_reset),
+            )
+            .route(
+                "/password/reset/confirm",
+                get(password_reset_confirm_form).post(password_reset_confirm),
+            )
             .route("/token", post(token))
             .route("/token/refresh", post(token_refresh))
             .route("/token/revoke", post(token_revoke))
@@ -326,6 +336,7 @@ fn client_address(parts: &http::request::Parts) -> String {
 struct Ctx {
     address: String,
     session: Option<Session>,
+    csrf: Option<String>,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
@@ -338,6 +349,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
         Ok(Ctx {
             address: client_address(parts),
             session: parts.extensions.get::<Session>().cloned(),
+            csrf: parts
+                .extensions
+                .get::<rustango_middleware::csrf::CsrfToken>()
+                .map(|t| t.0.clone()),
         })
     }
 }
@@ -355,6 +370,9 @@ struct Credentials {
     password: String,
     #[serde(default)]
     otp: Option<String>,
+    /// Where a form sign-in goes next (a same-origin path).
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// Checks credentials (throttled) and the second factor; the user on success.
@@ -462,10 +480,24 @@ async fn start_session(session: &Session, user: &User) -> Result<(), Problem> {
 async fn login(
     State(routes): Routes,
     ctx: Ctx,
-    Json(creds): Json<Credentials>,
+    input: Input<Credentials>,
 ) -> Result<Response, Problem> {
+    let (creds, form) = match input {
+        Input::Json(c) => (c, false),
+        Input::Form(c) => (c, true),
+    };
     let session = require_session(&ctx)?;
-    let mut user = check_credentials(&routes, &ctx.address, &creds).await?;
+    let mut user = match check_credentials(&routes, &ctx.address, &creds).await {
+        Ok(user) => user,
+        Err(problem) if form => {
+            let message = problem.detail().unwrap_or("sign-in failed").to_owned();
+            return Ok(html::respond(
+                problem.status_code(),
+                login_page(&ctx, Some(&message), &creds.username, creds.next.as_deref()),
+            ));
+        }
+        Err(problem) => return Err(problem),
+    };
     start_session(session, &user).await?;
     users::record_login(&routes.pool, &mut user)
         .await
@@ -475,7 +507,65 @@ async fn login(
         username: user.username.clone(),
         method: "session",
     });
+    if form {
+        return Ok(html::redirect_next(creds.next.as_deref()));
+    }
     Ok(AxumJson(user_json(&user)).into_response())
+}
+
+fn login_page(ctx: &Ctx, error: Option<&str>, username: &str, next: Option<&str>) -> String {
+    let next = next.and_then(crate::redirects::safe_next).unwrap_or("");
+    html::page(
+        "Sign in",
+        error,
+        "",
+        ctx.csrf.as_deref(),
+        &[("next", next)],
+        &[
+            html::Field {
+                name: "username",
+                label: "Username",
+                kind: "text",
+                value: username,
+                autocomplete: "username",
+            },
+            html::Field {
+                name: "password",
+                label: "Password",
+                kind: "password",
+                value: "",
+                autocomplete: "current-password",
+            },
+            html::Field {
+                name: "otp",
+                label: "One-time code (if two-factor sign-in is on)",
+                kind: "text",
+                value: "",
+                autocomplete: "one-time-code",
+            },
+        ],
+        "Sign in",
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+async fn login_form(
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Response {
+    html::respond(
+        StatusCode::OK,
+        login_page(&ctx, None, "", q.next.as_deref()),
+    )
 }
 
 /// The session's user, if it still is one (see `SessionBackend`).
@@ -502,7 +592,11 @@ async fn signed_in(routes: &AuthRoutes, ctx: &Ctx) -> Result<User, Problem> {
         .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED).with_detail("not signed in"))
 }
 
-async fn logout(State(routes): Routes, ctx: Ctx) -> Result<StatusCode, Problem> {
+async fn logout(
+    State(routes): Routes,
+    ctx: Ctx,
+    headers: http::HeaderMap,
+) -> Result<Response, Problem> {
     let session = require_session(&ctx)?;
     if let Some(user) = session_user(&routes, session).await? {
         signals::send(&AuthEvent::LoggedOut {
@@ -511,7 +605,20 @@ async fn logout(State(routes): Routes, ctx: Ctx) -> Result<StatusCode, Problem> 
         });
     }
     sessions::clear(session).await.map_err(server_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    if is_form(&headers) {
+        return Ok(html::redirect_next(None));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn is_form(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
 }
 
 async fn me(State(routes): Routes, ctx: Ctx) -> Result<Response, Problem> {
@@ -539,9 +646,45 @@ fn weak(e: AuthError) -> Problem {
 async fn password_change(
     State(routes): Routes,
     ctx: Ctx,
-    Json(body): Json<PasswordChange>,
-) -> Result<StatusCode, Problem> {
-    let mut user = signed_in(&routes, &ctx).await?;
+    input: Input<PasswordChange>,
+) -> Result<Response, Problem> {
+    let (body, form) = match input {
+        Input::Json(b) => (b, false),
+        Input::Form(b) => (b, true),
+    };
+    let result = change_password(&routes, &ctx, &body).await;
+    match (result, form) {
+        (Ok(()), false) => Ok(StatusCode::NO_CONTENT.into_response()),
+        (Ok(()), true) => Ok(html::respond(
+            StatusCode::OK,
+            html::page("Password changed", None, "/", None, &[], &[], "Continue"),
+        )),
+        (Err(problem), true) => Ok(html::respond(
+            problem.status_code(),
+            password_change_page(&ctx, Some(&problem_text(&problem))),
+        )),
+        (Err(problem), false) => Err(problem),
+    }
+}
+
+/// A problem's detail, with the reasons of a weak password.
+fn problem_text(problem: &Problem) -> String {
+    let mut text = problem.detail().unwrap_or("that did not work").to_owned();
+    if let Some(reasons) = problem.extension("problems").and_then(|v| v.as_array()) {
+        for r in reasons.iter().filter_map(|r| r.as_str()) {
+            text.push_str(". ");
+            text.push_str(r);
+        }
+    }
+    text
+}
+
+async fn change_password(
+    routes: &AuthRoutes,
+    ctx: &Ctx,
+    body: &PasswordChange,
+) -> Result<(), Problem> {
+    let mut user = signed_in(routes, ctx).await?;
     if !users::check_password(&user, &body.old_password)
         .await
         .map_err(server_error)?
@@ -554,8 +697,42 @@ async fn password_change(
         .map_err(server_error)?;
     // This session continues under a new id with the new hash; every other session
     // of the user no longer matches and ends.
-    start_session(require_session(&ctx)?, &user).await?;
-    Ok(StatusCode::NO_CONTENT)
+    start_session(require_session(ctx)?, &user).await?;
+    Ok(())
+}
+
+fn password_change_page(ctx: &Ctx, error: Option<&str>) -> String {
+    html::page(
+        "Change password",
+        error,
+        "",
+        ctx.csrf.as_deref(),
+        &[],
+        &[
+            html::Field {
+                name: "old_password",
+                label: "Current password",
+                kind: "password",
+                value: "",
+                autocomplete: "current-password",
+            },
+            html::Field {
+                name: "new_password",
+                label: "New password",
+                kind: "password",
+                value: "",
+                autocomplete: "new-password",
+            },
+        ],
+        "Change password",
+    )
+}
+
+async fn password_change_form(State(routes): Routes, ctx: Ctx) -> Response {
+    match signed_in(&routes, &ctx).await {
+        Ok(_) => html::respond(StatusCode::OK, password_change_page(&ctx, None)),
+        Err(_) => axum::response::Redirect::to("login?next=password/change").into_response(),
+    }
 }
 
 /// What a reset token signs: the user and a digest of what must not change.
@@ -590,10 +767,15 @@ struct ResetRequest {
 
 async fn password_reset(
     State(routes): Routes,
-    Json(body): Json<ResetRequest>,
+    ctx: Ctx,
+    input: Input<ResetRequest>,
 ) -> Result<Response, Problem> {
     let Some((_, _, sender)) = &routes.reset else {
         return Err(Problem::not_found());
+    };
+    let (body, form) = match input {
+        Input::Json(b) => (b, false),
+        Input::Form(b) => (b, true),
     };
     let email = body.email.trim();
     if !email.is_empty() && email.len() <= 254 {
@@ -611,11 +793,47 @@ async fn password_reset(
         }
     }
     // The same answer whether or not an account has this email.
-    Ok((
-        StatusCode::ACCEPTED,
-        AxumJson(json!({"detail": "if an account has this email, a reset link is on its way"})),
-    )
-        .into_response())
+    let message = "if an account has this email, a reset link is on its way";
+    if form {
+        let _ = ctx;
+        return Ok(html::respond(
+            StatusCode::ACCEPTED,
+            html::page(
+                "Check your email",
+                Some(message),
+                "/",
+                None,
+                &[],
+                &[],
+                "Continue",
+            ),
+        ));
+    }
+    Ok((StatusCode::ACCEPTED, AxumJson(json!({"detail": message}))).into_response())
+}
+
+async fn password_reset_form(State(routes): Routes, ctx: Ctx) -> Result<Response, Problem> {
+    if routes.reset.is_none() {
+        return Err(Problem::not_found());
+    }
+    Ok(html::respond(
+        StatusCode::OK,
+        html::page(
+            "Reset your password",
+            None,
+            "",
+            ctx.csrf.as_deref(),
+            &[],
+            &[html::Field {
+                name: "email",
+                label: "Email",
+                kind: "email",
+                value: "",
+                autocomplete: "email",
+            }],
+            "Send me a link",
+        ),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -627,8 +845,36 @@ struct ResetConfirm {
 
 async fn password_reset_confirm(
     State(routes): Routes,
-    Json(body): Json<ResetConfirm>,
-) -> Result<StatusCode, Problem> {
+    ctx: Ctx,
+    input: Input<ResetConfirm>,
+) -> Result<Response, Problem> {
+    let (body, form) = match input {
+        Input::Json(b) => (b, false),
+        Input::Form(b) => (b, true),
+    };
+    match (confirm_reset(&routes, &body).await, form) {
+        (Ok(()), false) => Ok(StatusCode::NO_CONTENT.into_response()),
+        (Ok(()), true) => Ok(html::respond(
+            StatusCode::OK,
+            html::page(
+                "Password set",
+                Some("you can sign in with the new password"),
+                "login",
+                None,
+                &[],
+                &[],
+                "Sign in",
+            ),
+        )),
+        (Err(problem), true) => Ok(html::respond(
+            problem.status_code(),
+            reset_confirm_page(&ctx, Some(&problem_text(&problem)), &body.uid, &body.token),
+        )),
+        (Err(problem), false) => Err(problem),
+    }
+}
+
+async fn confirm_reset(routes: &AuthRoutes, body: &ResetConfirm) -> Result<(), Problem> {
     let Some((signer, timeout, _)) = &routes.reset else {
         return Err(Problem::not_found());
     };
@@ -657,7 +903,44 @@ async fn password_reset_confirm(
     users::set_password(&routes.pool, &mut user, &body.new_password)
         .await
         .map_err(server_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
+}
+
+fn reset_confirm_page(ctx: &Ctx, error: Option<&str>, uid: &str, token: &str) -> String {
+    html::page(
+        "Choose a new password",
+        error,
+        "",
+        ctx.csrf.as_deref(),
+        &[("uid", uid), ("token", token)],
+        &[html::Field {
+            name: "new_password",
+            label: "New password",
+            kind: "password",
+            value: "",
+            autocomplete: "new-password",
+        }],
+        "Set password",
+    )
+}
+
+async fn password_reset_confirm_form(
+    State(routes): Routes,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Result<Response, Problem> {
+    if routes.reset.is_none() {
+        return Err(Problem::not_found());
+    }
+    Ok(html::respond(
+        StatusCode::OK,
+        reset_confirm_page(
+            &ctx,
+            None,
+            q.uid.as_deref().unwrap_or(""),
+            q.token.as_deref().unwrap_or(""),
+        ),
+    ))
 }
 
 fn jwt_of(routes: &AuthRoutes) -> Result<&JwtLifecycle, Problem> {

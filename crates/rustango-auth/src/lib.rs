@@ -12,6 +12,7 @@ pub mod backends;
 mod error;
 pub mod flows;
 pub mod guard;
+mod html;
 pub mod permissions;
 pub mod signals;
 mod sql;

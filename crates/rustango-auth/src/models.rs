@@ -8,6 +8,7 @@
 //! | [`Group`] | `auth_group` (+ `auth_group_permissions`) |
 //! | [`Permission`] | `auth_permission` |
 //! | [`ApiKey`] | `auth_api_key` |
+//! | [`SocialAccount`] | `auth_social_account` (OpenID Connect links) |
 
 use chrono::{DateTime, Utc};
 use rustango_core::Auto;
@@ -153,6 +154,40 @@ pub struct ApiKey {
     /// When it was made.
     #[rustango(auto_now_add)]
     pub created_at: Auto<DateTime<Utc>>,
+}
+
+/// A provider identity linked to a user: Django-allauth's `SocialAccount`.
+///
+/// `(issuer, subject)` is unique: one provider account belongs to one user; a user
+/// may have several (one per provider, or more).
+#[derive(Model, Clone, Debug)]
+#[rustango(
+    table = "auth_social_account",
+    app = "auth",
+    display = "subject",
+    index("issuer, subject", unique)
+)]
+pub struct SocialAccount {
+    /// Key.
+    #[rustango(primary_key)]
+    pub id: Auto<i64>,
+    /// The user this identity signs in as.
+    #[rustango(on_delete = "cascade")]
+    pub user: ForeignKey<User>,
+    /// The provider's issuer identifier.
+    #[rustango(max_length = 255)]
+    pub issuer: String,
+    /// The provider's identifier of the user (`sub`).
+    #[rustango(max_length = 255)]
+    pub subject: String,
+    /// The email address the provider gave at the last login (may be empty).
+    #[rustango(max_length = 254)]
+    pub email: String,
+    /// When the link was made.
+    #[rustango(auto_now_add)]
+    pub created_at: Auto<DateTime<Utc>>,
+    /// The last login through this identity.
+    pub last_login: Option<DateTime<Utc>>,
 }
 
 impl User {

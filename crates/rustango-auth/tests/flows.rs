@@ -436,3 +436,72 @@ async fn signals_report_sign_ins() {
     assert_eq!(seen.len(), 3);
     db.cleanup().await;
 }
+
+rustango_orm::backend_test! {
+    async fn html_forms_sign_in_and_redirect_safely(pool) {
+        install(&pool).await?;
+        users::create_user(&pool, "ivan", "ivan@example.com", Some("a long passphrase 11")).await.map_err(err)?;
+        let app = app(&pool, Duration::from_secs(3600));
+        let c = TestClient::new(app.router.clone());
+
+        let page = c.get("/auth/login?next=/notes").send().await;
+        assert_eq!(page.status, 200);
+        assert!(page.header("content-type").unwrap().starts_with("text/html"));
+        let html = page.text();
+        assert!(html.contains(r#"name="password""#) && html.contains(r#"value="/notes""#), "{html}");
+        // An unsafe next is not even echoed into the form.
+        let html = c.get("/auth/login?next=//evil.example").send().await.text();
+        assert!(!html.contains("evil.example"), "{html}");
+
+        // A failed form sign-in renders the form again, escaped, with the status.
+        let r = c
+            .post("/auth/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("username=%3Cscript%3Ealert(1)%3C%2Fscript%3E&password=x")
+            .send()
+            .await;
+        assert_eq!(r.status, 401);
+        let html = r.text();
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
+
+        // Success: a 303 to the safe next, or home for an unsafe one.
+        for (next, location) in [("%2Fnotes%3Fpage%3D2", "/notes?page=2"), ("%2F%2Fevil.example", "/"), ("https%3A%2F%2Fevil.example", "/")] {
+            c.clear_cookies();
+            let r = c
+                .post("/auth/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("username=ivan&password=a+long+passphrase+11&next={next}"))
+                .send()
+                .await;
+            assert_eq!(r.status, 303, "{}", r.text());
+            assert_eq!(r.header("location"), Some(location));
+        }
+        assert_eq!(c.get("/auth/me").send().await.status, 200);
+
+        // The password change page needs a signed-in user; the form post works.
+        assert_eq!(c.get("/auth/password/change").send().await.status, 200);
+        let r = c
+            .post("/auth/password/change")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("old_password=a+long+passphrase+11&new_password=123")
+            .send()
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(r.text().contains("too weak"));
+
+        // Logging out by form redirects.
+        let r = c
+            .post("/auth/logout")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await;
+        assert_eq!(r.status, 303);
+        assert_eq!(c.get("/auth/me").send().await.status, 401);
+
+        // The reset-confirm page carries uid and token, escaped.
+        let html = c.get("/auth/password/reset/confirm?uid=1&token=%22%3E%3Cb%3E").send().await.text();
+        assert!(html.contains("&quot;&gt;&lt;b&gt;") && !html.contains("\"><b>"), "{html}");
+        Ok(())
+    }
+}
