@@ -101,7 +101,7 @@ impl fmt::Debug for Signer {
     }
 }
 
-fn derive_key(key: &[u8], salt: &str) -> Zeroizing<[u8; 32]> {
+fn signer_key(key: &[u8], salt: &str) -> Zeroizing<[u8; 32]> {
     // `KEY_DOMAIN` has a fixed length and the salt is the rest of the message, so
     // (domain, salt) pairs never collide.
     Zeroizing::new(hmac_sha256(key, &[KEY_DOMAIN, salt.as_bytes()]))
@@ -113,7 +113,7 @@ impl Signer {
     #[must_use]
     pub fn new(key: &[u8], salt: &str) -> Self {
         Self {
-            keys: vec![derive_key(key, salt)],
+            keys: vec![signer_key(key, salt)],
             salt: salt.to_owned(),
         }
     }
@@ -127,7 +127,7 @@ impl Signer {
     {
         let salt = self.salt.clone();
         self.keys
-            .extend(keys.into_iter().map(|k| derive_key(k.as_ref(), &salt)));
+            .extend(keys.into_iter().map(|k| signer_key(k.as_ref(), &salt)));
         self
     }
 
@@ -288,6 +288,21 @@ pub fn loads<T: DeserializeOwned>(
     max_age: Option<Duration>,
 ) -> Result<T, SigningError> {
     Signer::new(key, salt).loads(token, max_age)
+}
+
+/// A 32-byte key for one `purpose`, derived from an application secret with
+/// HMAC-SHA256, so one `SECRET_KEY` can sign several kinds of things (sessions, JWTs,
+/// reset links) without a token of one kind ever verifying as another.
+///
+/// ```
+/// let jwt = rustango_crypto::signing::derive_key(b"the app's SECRET_KEY", "myapp.jwt");
+/// let csrf = rustango_crypto::signing::derive_key(b"the app's SECRET_KEY", "myapp.csrf");
+/// assert_ne!(jwt, csrf);
+/// ```
+#[must_use]
+pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
+    // A domain of its own: never the key a `Signer` derives for the same text.
+    hmac_sha256(secret, &[b"rustango.derive_key:", purpose.as_bytes()])
 }
 
 #[cfg(test)]

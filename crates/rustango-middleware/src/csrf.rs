@@ -75,7 +75,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use rustango_http::Problem;
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 use tower::{Layer, Service};
 
 use crate::future::BoxResponseFuture;
@@ -96,7 +96,8 @@ const MAC_LEN: usize = 32;
 const TOKEN_LEN: usize = RANDOM_LEN + MAC_LEN;
 /// The length of an encoded token: 64 bytes in unpadded base64.
 const ENCODED_LEN: usize = 86;
-const BLOCK: usize = 64;
+/// The length of a masked token: pad and masked token, 128 bytes in unpadded base64.
+const MASKED_LEN: usize = 171;
 
 /// The token of the current request, for forms (`csrfmiddlewaretoken`) and scripts.
 ///
@@ -139,7 +140,7 @@ pub struct CsrfSecretError {
 #[derive(Clone)]
 pub struct CsrfLayer {
     /// The HMAC key, already padded (or hashed, then padded) to one block.
-    key: Arc<[u8; BLOCK]>,
+    key: Arc<[u8; 32]>,
     secure: bool,
     allow_same_site: bool,
     trusted_origins: Arc<[String]>,
@@ -176,7 +177,9 @@ impl CsrfLayer {
             return Err(CsrfSecretError { len: secret.len() });
         }
         Ok(CsrfLayer {
-            key: Arc::new(hmac_key(secret)),
+            // A key of its own, derived from the secret: the same settings secret
+            // signs other things too.
+            key: Arc::new(hmac_sha256(secret, b"rustango.middleware.csrf")),
             secure: true,
             allow_same_site: true,
             trusted_origins: Arc::new([]),
@@ -216,14 +219,13 @@ impl CsrfLayer {
     }
 
     fn sign(&self, data: &[u8]) -> [u8; MAC_LEN] {
-        hmac_with_block(&self.key, data)
+        hmac_sha256(&*self.key, data)
     }
 
     /// A fresh signed token.
     fn issue(&self) -> String {
         let mut token = [0u8; TOKEN_LEN];
-        token[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        token[16..RANDOM_LEN].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        token[..RANDOM_LEN].copy_from_slice(&random::<RANDOM_LEN>());
         let mac = self.sign(&token[..RANDOM_LEN]);
         token[RANDOM_LEN..].copy_from_slice(&mac);
         URL_SAFE_NO_PAD.encode(token)
@@ -279,7 +281,7 @@ impl CsrfLayer {
     }
 
     /// The origin check: `Err` with the reason on refusal.
-    fn check_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+    fn check_origin(&self, headers: &HeaderMap, uri: &http::Uri) -> Result<(), &'static str> {
         if let Some(site) = headers.get("sec-fetch-site") {
             match site.as_bytes() {
                 b"cross-site" => return Err("The request comes from another site."),
@@ -299,7 +301,12 @@ impl CsrfLayer {
         if self.trusted_origins.contains(&origin) {
             return Ok(());
         }
-        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        // HTTP/1.1 names the host in `Host`; HTTP/2 and 3 in the URI's authority.
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()));
+        let Some(host) = host else {
             return Err("The Origin header cannot be checked without a Host header.");
         };
         let scheme = if self.secure { "https" } else { "http" };
@@ -326,38 +333,59 @@ fn normalize_origin(origin: &str) -> String {
 
 /// HMAC-SHA256 (RFC 2104) of `data` under `key`.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    hmac_with_block(&hmac_key(key), data)
+    use hmac::{KeyInit as _, Mac as _};
+    // HMAC takes keys of any length.
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
-/// The key padded to a block, hashed first if longer than one.
-fn hmac_key(key: &[u8]) -> [u8; BLOCK] {
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
+/// Random bytes from the operating system.
+fn random<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    // The OS generator failing is not something a request can recover from; fall back
+    // to v4 UUIDs (122 random bits each) rather than answering with a 500.
+    if getrandom::fill(&mut out).is_err() {
+        for chunk in out.chunks_mut(16) {
+            let id = uuid::Uuid::new_v4();
+            chunk.copy_from_slice(&id.as_bytes()[..chunk.len()]);
+        }
     }
-    block
-}
-
-fn hmac_with_block(key: &[u8; BLOCK], data: &[u8]) -> [u8; 32] {
-    let mut ipad = [0x36u8; BLOCK];
-    let mut opad = [0x5cu8; BLOCK];
-    for ((i, o), k) in ipad.iter_mut().zip(opad.iter_mut()).zip(key.iter()) {
-        *i ^= k;
-        *o ^= k;
-    }
-    let inner = Sha256::new()
-        .chain_update(ipad)
-        .chain_update(data)
-        .finalize();
-    let outer = Sha256::new()
-        .chain_update(opad)
-        .chain_update(inner)
-        .finalize();
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&outer);
     out
+}
+
+/// A per-response form of `token` (64 raw bytes): a fresh one-time pad followed by the
+/// token XOR the pad. The page changes on every response while the secret does not,
+/// so compressing pages that reflect it (BREACH) learns nothing.
+fn mask(raw: &[u8; TOKEN_LEN]) -> String {
+    let pad: [u8; TOKEN_LEN] = random();
+    let mut out = [0u8; 2 * TOKEN_LEN];
+    out[..TOKEN_LEN].copy_from_slice(&pad);
+    for (i, (t, p)) in raw.iter().zip(pad.iter()).enumerate() {
+        out[TOKEN_LEN + i] = t ^ p;
+    }
+    URL_SAFE_NO_PAD.encode(out)
+}
+
+/// The raw token inside a sent value: the cookie's own form, or a masked one.
+fn unmask(sent: &[u8]) -> Option<Vec<u8>> {
+    match sent.len() {
+        ENCODED_LEN => URL_SAFE_NO_PAD.decode(sent).ok(),
+        MASKED_LEN => {
+            let raw = URL_SAFE_NO_PAD.decode(sent).ok()?;
+            let (pad, masked) = raw.split_at(TOKEN_LEN);
+            Some(masked.iter().zip(pad).map(|(m, p)| m ^ p).collect())
+        }
+        _ => None,
+    }
+}
+
+/// Whether the value sent in the header or form matches the cookie's token.
+fn sent_matches(sent: &[u8], cookie: &str) -> bool {
+    let Ok(expected) = URL_SAFE_NO_PAD.decode(cookie.as_bytes()) else {
+        return false;
+    };
+    unmask(sent).is_some_and(|raw| rustango_config::constant_time_eq(&raw, &expected))
 }
 
 /// The value of `field` in a urlencoded body (the first one), if any.
@@ -473,11 +501,17 @@ where
             Some(token) => (token, false),
             None => (layer.issue(), true),
         };
-        req.extensions_mut().insert(CsrfToken(token.clone()));
+        // Handlers (and so pages) get a masked form, new on every request.
+        let masked = URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .ok()
+            .and_then(|raw| <[u8; TOKEN_LEN]>::try_from(raw).ok())
+            .map_or_else(|| token.clone(), |raw| mask(&raw));
+        req.extensions_mut().insert(CsrfToken(masked));
 
         let verdict = if !is_unsafe(req.method()) || !req.headers().contains_key(header::COOKIE) {
             Verdict::Pass
-        } else if let Err(reason) = layer.check_origin(req.headers()) {
+        } else if let Err(reason) = layer.check_origin(req.headers(), req.uri()) {
             Verdict::Refuse(forbidden(reason))
         } else if cookie.is_none() {
             Verdict::Refuse(forbidden(if cookie_seen {
@@ -492,10 +526,7 @@ where
                     Verdict::Refuse(forbidden("The X-CSRF-Token header is repeated."))
                 }
                 (Some(value), None) => {
-                    if rustango_config::constant_time_eq(
-                        value.as_bytes().trim_ascii(),
-                        token.as_bytes(),
-                    ) {
+                    if sent_matches(value.as_bytes().trim_ascii(), &token) {
                         Verdict::Pass
                     } else {
                         Verdict::Refuse(forbidden(
@@ -554,8 +585,7 @@ where
                             }
                         };
                         match form_field(&bytes, FORM_FIELD) {
-                            Some(sent)
-                                if rustango_config::constant_time_eq(&sent, token.as_bytes()) => {}
+                            Some(sent) if sent_matches(&sent, &token) => {}
                             Some(_) => {
                                 return Ok(finish(forbidden(
                                     "The csrfmiddlewaretoken form field does not match the \

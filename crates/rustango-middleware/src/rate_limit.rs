@@ -380,7 +380,9 @@ pub type ResponseFuture<E> = crate::BoxResponseFuture<E>;
 
 /// Whole seconds, rounded up, at least 1.
 fn whole_secs(d: Duration) -> u64 {
-    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+    d.as_secs()
+        .saturating_add(u64::from(d.subsec_nanos() > 0))
+        .max(1)
 }
 
 /// A header value made of ASCII digits, letters, quotes and `;=`: always valid.

@@ -26,7 +26,10 @@ async fn primed() -> (TestClient, String) {
     let r = client.get("/").send().await;
     assert_eq!(r.status, 200);
     let token = client.cookie("csrftoken").expect("the GET set the cookie");
-    assert_eq!(r.text(), token);
+    // Pages get a masked form of the token, never the cookie's own value.
+    let page = r.text();
+    assert_eq!(page.len(), 171);
+    assert_ne!(page, token);
     (client, token)
 }
 
@@ -62,9 +65,79 @@ async fn get_sets_the_cookie_once() {
     }
     assert!(!set.contains("HttpOnly"), "{set}");
     // A valid cookie is kept, not reissued.
+    let first_page = r.text();
     let again = client.get("/").send().await;
     assert_eq!(again.header("set-cookie"), None);
-    assert_eq!(again.text(), client.cookie("csrftoken").unwrap());
+    // A fresh mask on every response (BREACH), the same secret underneath.
+    assert_ne!(again.text(), first_page);
+    assert_ne!(again.text(), client.cookie("csrftoken").unwrap());
+}
+
+#[tokio::test]
+async fn masked_tokens_from_pages_pass_and_tampered_ones_do_not() {
+    let (client, cookie) = primed().await;
+    let page = client.get("/").send().await.text();
+    let form = |token: &str| format!("csrfmiddlewaretoken={token}&x=1");
+    let post = |body: String| {
+        client
+            .post("/submit")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    assert_eq!(post(form(&page)).send().await.status, 200);
+    // The header takes either form: the masked one from a page, or the cookie's.
+    for token in [page.as_str(), cookie.as_str()] {
+        let r = client
+            .post("/submit")
+            .header("x-csrf-token", token)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{token}");
+    }
+    // Flip one character of the masked part: refused.
+    let mut tampered = page.clone().into_bytes();
+    let last = tampered.len() - 5;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(post(form(&tampered)).send().await.status, 403);
+    // A masked token of another client is no good either.
+    let (_, _) = primed().await;
+    let other = client_page_of_other().await;
+    assert_eq!(post(form(&other)).send().await.status, 403);
+    // Wrong lengths are refused, not a panic.
+    for junk in ["", "x", &"A".repeat(170), &"A".repeat(172)] {
+        assert_eq!(post(form(junk)).send().await.status, 403, "{junk}");
+    }
+}
+
+async fn client_page_of_other() -> String {
+    let other = client();
+    other.get("/").send().await.text()
+}
+
+#[tokio::test]
+async fn http2_requests_are_checked_against_the_uri_authority() {
+    use tower::ServiceExt as _;
+    let (_, token) = primed().await;
+    // As hyper hands over an HTTP/2 request: no Host header, the authority in the URI.
+    let request = |origin: &str| {
+        http::Request::post("https://example.com/submit")
+            .version(http::Version::HTTP_2)
+            .header("origin", origin)
+            .header("cookie", format!("csrftoken={token}"))
+            .header("x-csrf-token", token.as_str())
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let app = app(CsrfLayer::new(SECRET));
+    let ok = app
+        .clone()
+        .oneshot(request("https://example.com"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let refused = app.oneshot(request("https://evil.example")).await.unwrap();
+    assert_eq!(refused.status(), 403);
 }
 
 #[tokio::test]

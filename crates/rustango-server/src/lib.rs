@@ -107,6 +107,7 @@ pub struct Builder {
     middleware: Vec<MiddlewareFn>,
     stack: Stack,
     apps: Vec<App>,
+    grace: std::time::Duration,
 }
 
 /// A function that wraps the finished router in layers (see [`Builder::middleware`]).
@@ -139,6 +140,7 @@ impl Builder {
         Ok(Builder {
             stack,
             apps: Vec::new(),
+            grace: DEFAULT_SHUTDOWN_GRACE,
             settings,
             pool,
             routes: Router::new(),
@@ -261,6 +263,14 @@ impl Builder {
         self
     }
 
+    /// How long requests in flight may run after SIGINT/SIGTERM before they are cut off
+    /// (default [`DEFAULT_SHUTDOWN_GRACE`], 30 s; keep it under the orchestrator's own
+    /// kill timeout).
+    pub fn shutdown_grace(mut self, grace: std::time::Duration) -> Builder {
+        self.grace = grace;
+        self
+    }
+
     /// The app's metrics registry (to register the app's own counters), unless the
     /// stack's metrics are off.
     pub fn metrics(&self) -> Option<&rustango_middleware::metrics::Metrics> {
@@ -314,25 +324,61 @@ impl Builder {
                 })?
         };
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        serve_on(listener, self.into_router(), shutdown_signal()).await
+        let grace = self.grace;
+        serve_on_with_grace(listener, self.into_router(), shutdown_signal(), grace).await
     }
 }
 
+/// How long in-flight requests may run after a shutdown signal unless
+/// [`Builder::shutdown_grace`] says otherwise.
+pub const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight
-/// requests and returns. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
+/// requests (for at most [`DEFAULT_SHUTDOWN_GRACE`]) and returns. Handlers see the
+/// peer address as `ConnectInfo<SocketAddr>`.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    serve_on_with_grace(listener, app, shutdown, DEFAULT_SHUTDOWN_GRACE).await
+}
+
+/// [`serve_on`] with a grace period: once `shutdown` completes, no new connection is
+/// accepted and requests in flight get `grace` to finish; then this returns even if
+/// some still run (a long poll, a stream), so `main` ends and the process exits,
+/// closing them: a deploy never waits forever.
+pub async fn serve_on_with_grace(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: std::time::Duration,
+) -> Result<(), Error> {
     let local = listener.local_addr()?;
     tracing::info!(%local, "serving");
-    axum::serve(
+    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = fired_tx.send(());
+    };
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    .with_graceful_shutdown(shutdown);
+    let deadline = async move {
+        if fired_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs_f64(), "requests still running after the shutdown grace period were cut off");
+        }
+    }
     tracing::info!("server stopped");
     Ok(())
 }
@@ -362,8 +408,10 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested: finishing in-flight requests");
 }
 
-async fn fallback(uri: axum::http::Uri) -> Response {
-    if uri.path() == "/" {
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if uri.path() == "/"
+        && (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+    {
         welcome().await.into_response()
     } else {
         rustango_http::Problem::not_found()
@@ -373,8 +421,9 @@ async fn fallback(uri: axum::http::Uri) -> Response {
 }
 
 /// Installs rustango's log output (what `#[rustango::main]` calls first): the filter
-/// from `RUSTANGO_LOG` (default `info`, `tracing` filter syntax), JSON lines when
-/// `RUSTANGO_LOG_FORMAT=json`, human-readable lines otherwise. With the `otel` feature
+/// of the `log` setting (`RUSTANGO_LOG`; default `info`, `tracing` filter syntax), JSON
+/// lines when `log_format` is `json` (`RUSTANGO_LOG_FORMAT`; the default in
+/// production), human-readable lines otherwise. With the `otel` feature
 /// and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP/HTTP (see
 /// [`telemetry`](crate::telemetry)). Does nothing when a subscriber is already installed.
 ///
@@ -385,9 +434,21 @@ pub fn init_tracing() -> TracingGuard {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
-    let filter = std::env::var("RUSTANGO_LOG").unwrap_or_else(|_| "info".to_owned());
+    // The same layers as the app's settings (`log` and `log_format` in
+    // `rustango.toml`, `RUSTANGO_LOG`, `RUSTANGO_LOG_FORMAT`; JSON by default in
+    // production). Settings that do not load leave the defaults: the Builder reports
+    // the error itself a moment later, through this very subscriber.
+    let (filter, json) = match Settings::from_env() {
+        Ok(settings) => (
+            settings.log.clone(),
+            settings.log_format == rustango_config::LogFormat::Json,
+        ),
+        Err(_) => (
+            std::env::var("RUSTANGO_LOG").unwrap_or_else(|_| "info".to_owned()),
+            std::env::var("RUSTANGO_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")),
+        ),
+    };
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("RUSTANGO_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let (plain, json) = if json {
         (None, Some(tracing_subscriber::fmt::layer().json()))
     } else {

@@ -68,8 +68,10 @@ pub async fn app(
             .flat_map(|_| *uuid::Uuid::new_v4().as_bytes())
             .collect(),
     };
+    // A key of its own for tokens, derived from the settings secret.
+    let jwt_key = rustango::signing::derive_key(&secret, "site.jwt");
     let jwt = Arc::new(rustango::auth::jwt_lifecycle::JwtLifecycle::try_new(
-        &secret,
+        &jwt_key,
     )?);
     let sign_in = rustango::auth::flows::AuthRoutes::new(
         pool.clone(),
