@@ -57,8 +57,71 @@ fn authorization<'a>(parts: &'a Parts, scheme: &str) -> Option<&'a str> {
 
 /// `Authorization: Basic` with a username and password (for scripts and tools; the
 /// browser sign-in is the session).
+///
+/// Attempts count against the same per-account and per-address limits as the sign-in
+/// endpoint, in a process-wide in-memory counter ([`ThrottledModelBackend`] shares a
+/// throttle, in Redis for instance, with the endpoints). Accounts with two-factor
+/// sign-in are never authenticated this way: a password alone is not enough for them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ModelBackend;
+
+/// [`ModelBackend`] counting attempts in a throttle of your choice.
+#[derive(Debug, Clone)]
+pub struct ThrottledModelBackend {
+    throttle: crate::flows::Throttle,
+}
+
+impl ThrottledModelBackend {
+    /// Counts attempts in `throttle`.
+    pub fn new(throttle: crate::flows::Throttle) -> ThrottledModelBackend {
+        ThrottledModelBackend { throttle }
+    }
+}
+
+fn default_throttle() -> &'static crate::flows::Throttle {
+    static DEFAULT: std::sync::OnceLock<crate::flows::Throttle> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| crate::flows::Throttle::new(Arc::new(rustango_cache::InMemoryCache::new())))
+}
+
+const BASIC_CHALLENGE: &str = "Basic realm=\"rustango\", charset=\"UTF-8\"";
+
+async fn basic(
+    throttle: &crate::flows::Throttle,
+    parts: &Parts,
+    pool: &Pool,
+) -> Result<Option<User>> {
+    let Some(encoded) = authorization(parts, "Basic") else {
+        return Ok(None);
+    };
+    // Anything malformed is simply not a credential.
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+        return Ok(None);
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return Ok(None);
+    };
+    let Some((username, password)) = decoded.split_once(':') else {
+        return Ok(None);
+    };
+    let address = crate::flows::client_address(parts);
+    if throttle.attempt(username, &address).await?.is_some() {
+        return Ok(None);
+    }
+    match users::authenticate(pool, username, password).await? {
+        Some(user) if !user.has_totp() => {
+            throttle.succeeded(username, &address).await?;
+            Ok(Some(user))
+        }
+        _ => {
+            crate::signals::send(&crate::signals::AuthEvent::LoginFailed {
+                username: username.to_owned(),
+                address,
+            });
+            Ok(None)
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl AuthBackend for ModelBackend {
@@ -67,24 +130,26 @@ impl AuthBackend for ModelBackend {
     }
 
     async fn authenticate(&self, parts: &Parts, pool: &Pool) -> Result<Option<User>> {
-        let Some(encoded) = authorization(parts, "Basic") else {
-            return Ok(None);
-        };
-        // Anything malformed is simply not a credential.
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
-            return Ok(None);
-        };
-        let Ok(decoded) = String::from_utf8(decoded) else {
-            return Ok(None);
-        };
-        let Some((username, password)) = decoded.split_once(':') else {
-            return Ok(None);
-        };
-        users::authenticate(pool, username, password).await
+        basic(default_throttle(), parts, pool).await
     }
 
     fn challenge(&self) -> Option<&'static str> {
-        Some("Basic realm=\"rustango\", charset=\"UTF-8\"")
+        Some(BASIC_CHALLENGE)
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthBackend for ThrottledModelBackend {
+    fn name(&self) -> &'static str {
+        "basic"
+    }
+
+    async fn authenticate(&self, parts: &Parts, pool: &Pool) -> Result<Option<User>> {
+        basic(&self.throttle, parts, pool).await
+    }
+
+    fn challenge(&self) -> Option<&'static str> {
+        Some(BASIC_CHALLENGE)
     }
 }
 
@@ -131,9 +196,16 @@ impl AuthBackend for ApiKeyBackend {
         if key
             .last_used_at
             .is_none_or(|at| now - at > chrono::Duration::minutes(1))
+            && let Some(id) = key.id.get().copied()
         {
+            // Only the one column: a key revoked meanwhile stays revoked.
             key.last_used_at = Some(now);
-            key.save_on(pool).await?;
+            ApiKey::objects()
+                .where_(ApiKey::id.eq(id))
+                .update()
+                .set(ApiKey::last_used_at, Some(now))
+                .execute_on(pool)
+                .await?;
         }
         Ok(Some(user))
     }

@@ -34,6 +34,9 @@ pub enum AuthError {
     /// The cache (throttling counters) failed.
     #[error("cache: {0}")]
     Cache(#[from] rustango_cache::CacheError),
+    /// The session store failed.
+    #[error("session: {0}")]
+    Session(String),
     /// Migrations of the auth app failed.
     #[error(transparent)]
     Migrate(#[from] rustango_migrate::Error),

@@ -129,37 +129,35 @@ impl Throttle {
         ]
     }
 
-    /// Seconds to wait, if the account or the address is over its limit.
-    async fn blocked(&self, username: &str, address: &str) -> Result<Option<u64>, AuthError> {
+    /// Counts a sign-in attempt for the account and the address *before* any password
+    /// is checked (so parallel guesses cannot all slip under the limit), and returns
+    /// the seconds to wait when either is over its limit.
+    pub(crate) async fn attempt(
+        &self,
+        username: &str,
+        address: &str,
+    ) -> Result<Option<u64>, AuthError> {
         let [user_key, addr_key] = Self::keys(username, address);
+        let mut wait = None;
         for (key, limit) in [(user_key, self.per_account), (addr_key, self.per_address)] {
-            let count: u64 = self
-                .cache
-                .get(&key)
-                .await?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            if count >= limit {
-                let wait = match self.cache.ttl(&key).await? {
+            let count = self.cache.incr(&key, 1, self.window).await?;
+            if u64::try_from(count).unwrap_or(u64::MAX) > limit {
+                let left = match self.cache.ttl(&key).await? {
                     rustango_cache::KeyTtl::ExpiresIn(d) => d.as_secs().max(1),
                     _ => self.window.as_secs(),
                 };
-                return Ok(Some(wait));
+                wait = Some(wait.map_or(left, |w: u64| w.max(left)));
             }
         }
-        Ok(None)
+        Ok(wait)
     }
 
-    async fn failed(&self, username: &str, address: &str) -> Result<(), AuthError> {
-        for key in Self::keys(username, address) {
-            self.cache.incr(&key, 1, self.window).await?;
-        }
-        Ok(())
-    }
-
-    async fn succeeded(&self, username: &str, address: &str) -> Result<(), AuthError> {
-        let [user_key, _] = Self::keys(username, address);
+    /// A sign-in succeeded: the account's count starts over, and the attempt does not
+    /// count against the address.
+    pub(crate) async fn succeeded(&self, username: &str, address: &str) -> Result<(), AuthError> {
+        let [user_key, addr_key] = Self::keys(username, address);
         self.cache.delete(&user_key).await?;
+        self.cache.incr(&addr_key, -1, self.window).await?;
         Ok(())
     }
 }
@@ -312,7 +310,7 @@ fn invalid_credentials() -> Problem {
     Problem::new(StatusCode::UNAUTHORIZED).with_detail("invalid username or password")
 }
 
-fn client_address(parts: &http::request::Parts) -> String {
+pub(crate) fn client_address(parts: &http::request::Parts) -> String {
     #[allow(unused_mut)]
     let mut found = None;
     if let Some(ip) = parts
@@ -386,7 +384,7 @@ async fn check_credentials(
     }
     if let Some(wait) = routes
         .throttle
-        .blocked(&creds.username, address)
+        .attempt(&creds.username, address)
         .await
         .map_err(server_error)?
     {
@@ -397,11 +395,6 @@ async fn check_credentials(
         .await
         .map_err(server_error)?;
     let Some(mut user) = user else {
-        routes
-            .throttle
-            .failed(&creds.username, address)
-            .await
-            .map_err(server_error)?;
         signals::send(&AuthEvent::LoginFailed {
             username: creds.username.clone(),
             address: address.to_owned(),
@@ -420,11 +413,6 @@ async fn check_credentials(
             }
         };
         if !ok {
-            routes
-                .throttle
-                .failed(&creds.username, address)
-                .await
-                .map_err(server_error)?;
             signals::send(&AuthEvent::LoginFailed {
                 username: creds.username.clone(),
                 address: address.to_owned(),
@@ -456,12 +444,52 @@ pub async fn accept_totp(pool: &Pool, user: &mut User, code: &str) -> Result<boo
         return Ok(false);
     };
     let step = i64::try_from(step).unwrap_or(i64::MAX);
-    if user.totp_last_step.is_some_and(|last| step <= last) {
+    let Some(id) = user.pk() else {
+        return Ok(false);
+    };
+    // One conditional UPDATE: of two concurrent sign-ins with the same code, only one
+    // moves the step forward.
+    let moved = User::objects()
+        .where_(User::id.eq(id) & (User::totp_last_step.is_null() | User::totp_last_step.lt(step)))
+        .update()
+        .set(User::totp_last_step, Some(step))
+        .execute_on(pool)
+        .await?;
+    if moved != 1 {
         return Ok(false);
     }
     user.totp_last_step = Some(step);
-    user.save_on(pool).await?;
     Ok(true)
+}
+
+/// Signs `user` in on `session` as the sign-in endpoint does (new session id, the
+/// user's key and password digest stored, `last_login` recorded, the `LoggedIn`
+/// signal sent): for sign-in paths of your own, such as an OpenID Connect
+/// `on_login` hook.
+pub async fn login_session(
+    pool: &Pool,
+    session: &Session,
+    user: &mut User,
+    method: &'static str,
+) -> Result<(), AuthError> {
+    sessions::rotate(session)
+        .await
+        .map_err(|e| AuthError::Session(e.to_string()))?;
+    session
+        .insert(SESSION_USER_ID, user.pk().unwrap_or_default())
+        .await
+        .map_err(|e| AuthError::Session(e.to_string()))?;
+    session
+        .insert(SESSION_USER_HASH, session_hash(user))
+        .await
+        .map_err(|e| AuthError::Session(e.to_string()))?;
+    users::record_login(pool, user).await?;
+    signals::send(&AuthEvent::LoggedIn {
+        user_id: user.pk().unwrap_or_default(),
+        username: user.username.clone(),
+        method,
+    });
+    Ok(())
 }
 
 async fn start_session(session: &Session, user: &User) -> Result<(), Problem> {
@@ -728,10 +756,18 @@ fn password_change_page(ctx: &Ctx, error: Option<&str>) -> String {
     )
 }
 
-async fn password_change_form(State(routes): Routes, ctx: Ctx) -> Response {
+async fn password_change_form(
+    State(routes): Routes,
+    ctx: Ctx,
+    axum::extract::OriginalUri(original): axum::extract::OriginalUri,
+) -> Response {
     match signed_in(&routes, &ctx).await {
         Ok(_) => html::respond(StatusCode::OK, password_change_page(&ctx, None)),
-        Err(_) => axum::response::Redirect::to("login?next=password/change").into_response(),
+        Err(_) => {
+            let here = original.path();
+            let prefix = here.strip_suffix("/password/change").unwrap_or("");
+            axum::response::Redirect::to(&format!("{prefix}/login?next={here}")).into_response()
+        }
     }
 }
 
@@ -780,17 +816,26 @@ async fn password_reset(
     let email = body.email.trim();
     if !email.is_empty() && email.len() <= 254 {
         let matches = User::objects()
-            .where_(User::email.eq(email))
+            .where_(User::email.iexact(email))
             .fetch(&routes.pool)
             .await
             .map_err(server_error)?;
-        for user in matches.iter().filter(|u| {
-            u.is_active && u.has_usable_password() && u.email.eq_ignore_ascii_case(email)
-        }) {
-            if let Some((uid, token)) = routes.reset_token(user) {
-                sender.send(user, &uid, &token).await;
+        let links: Vec<(User, String, String)> = matches
+            .into_iter()
+            .filter(|u| u.is_active && u.has_usable_password())
+            .filter_map(|u| {
+                let (uid, token) = routes.reset_token(&u)?;
+                Some((u, uid, token))
+            })
+            .collect();
+        // Sent in the background: how long sending takes must not tell whether the
+        // email has an account.
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            for (user, uid, token) in links {
+                sender.send(&user, &uid, &token).await;
             }
-        }
+        });
     }
     // The same answer whether or not an account has this email.
     let message = "if an account has this email, a reset link is on its way";

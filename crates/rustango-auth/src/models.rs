@@ -22,7 +22,7 @@ use rustango_orm::ForeignKey;
 /// other way, such as OpenID Connect).
 // Both m2m relations start from `user_id`: clippy reads that as a repeated attribute.
 #[allow(clippy::duplicated_attributes)]
-#[derive(Model, Clone, Debug)]
+#[derive(Model, Clone)]
 #[rustango(
     table = "auth_user",
     app = "auth",
@@ -188,6 +188,23 @@ pub struct SocialAccount {
     pub created_at: Auto<DateTime<Utc>>,
     /// The last login through this identity.
     pub last_login: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for User {
+    // The password hash and the TOTP seed stay out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("is_active", &self.is_active)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .field("has_usable_password", &self.has_usable_password())
+            .field("has_totp", &self.has_totp())
+            .field("last_login", &self.last_login)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {

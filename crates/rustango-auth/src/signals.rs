@@ -81,7 +81,10 @@ pub fn send(event: &AuthEvent) {
             tracing::info!(target: "rustango::auth", %username, method, "signed in");
         }
         AuthEvent::LoginFailed { username, address } => {
-            tracing::warn!(target: "rustango::auth", %username, %address, "sign-in failed");
+            // People type passwords into the username field: log a short, escaped
+            // prefix only.
+            let shown: String = username.chars().take(32).collect();
+            tracing::warn!(target: "rustango::auth", username = ?shown, %address, "sign-in failed");
         }
         AuthEvent::LoggedOut { username, .. } => {
             tracing::info!(target: "rustango::auth", %username, "signed out");

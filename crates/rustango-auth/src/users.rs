@@ -155,9 +155,17 @@ pub async fn authenticate(pool: &Pool, username: &str, password: &str) -> Result
     if !user.is_active {
         return Ok(None);
     }
-    if passwords::needs_rehash(&user.password) {
+    if passwords::needs_rehash(&user.password)
+        && let Some(id) = user.pk()
+    {
+        // Only the hash column: a full-row save could write back a stale row.
         user.password = passwords::hash_password_async(password.to_owned()).await?;
-        user.save_on(pool).await?;
+        User::objects()
+            .where_(User::id.eq(id))
+            .update()
+            .set(User::password, user.password.clone())
+            .execute_on(pool)
+            .await?;
     }
     Ok(Some(user))
 }
@@ -165,7 +173,17 @@ pub async fn authenticate(pool: &Pool, username: &str, password: &str) -> Result
 /// Stores the time of a successful login (which also invalidates password-reset
 /// links issued before it).
 pub async fn record_login(pool: &Pool, user: &mut User) -> Result<()> {
-    user.last_login = Some(chrono::Utc::now());
-    user.save_on(pool).await?;
+    let now = chrono::Utc::now();
+    user.last_login = Some(now);
+    if let Some(id) = user.pk() {
+        // Only the one column: whatever else changed meanwhile (an admin deactivating
+        // the account, say) is not overwritten.
+        User::objects()
+            .where_(User::id.eq(id))
+            .update()
+            .set(User::last_login, Some(now))
+            .execute_on(pool)
+            .await?;
+    }
     Ok(())
 }

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::routing::get;
 use rustango_auth::APP;
 use rustango_auth::backends::{
-    ApiKeyBackend, Backend, JwtBackend, ModelBackend, SessionBackend, create_api_key,
+    ApiKeyBackend, Backend, JwtBackend, SessionBackend, ThrottledModelBackend, create_api_key,
 };
 use rustango_auth::flows::{AuthRoutes, ResetSender, Throttle};
 use rustango_auth::guard::{CurrentUser, RouterAuthExt};
@@ -52,6 +52,17 @@ impl ResetSender for Outbox {
     }
 }
 
+/// The next link sent (sending runs in the background, so wait for it a little).
+async fn next_link(outbox: &Outbox) -> (String, String, String) {
+    for _ in 0..200 {
+        if let Some(link) = outbox.0.lock().unwrap().pop() {
+            return link;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no reset link was sent");
+}
+
 const SECRET: &[u8] = b"a test secret key that is at least thirty-two bytes";
 
 struct App {
@@ -74,7 +85,9 @@ fn app(pool: &Pool, reset_timeout: Duration) -> App {
         .totp_issuer("Tests");
     let backends: Vec<Backend> = vec![
         Arc::new(SessionBackend),
-        Arc::new(ModelBackend),
+        Arc::new(ThrottledModelBackend::new(
+            Throttle::new(Arc::new(InMemoryCache::new())).limits(3, 10, Duration::from_secs(60)),
+        )),
         Arc::new(ApiKeyBackend),
         Arc::new(JwtBackend::with(jwt.clone())),
     ];
@@ -216,11 +229,11 @@ rustango_orm::backend_test! {
         let app = app(&pool, Duration::from_secs(2));
         let c = TestClient::new(app.router.clone());
 
-        let known = c.post("/auth/password/reset").json(&json!({"email": "dave@example.com"})).send().await;
+        let known = c.post("/auth/password/reset").json(&json!({"email": "DAVE@Example.com"})).send().await;
         let unknown = c.post("/auth/password/reset").json(&json!({"email": "nobody@example.com"})).send().await;
         assert_eq!(known.status, 202);
         assert_eq!((unknown.status, unknown.text()), (known.status, known.text()), "no account enumeration");
-        let (email, uid, token) = app.outbox.0.lock().unwrap().pop().expect("a link was sent");
+        let (email, uid, token) = next_link(&app.outbox).await;
         assert_eq!(email, "dave@example.com");
         assert!(app.outbox.0.lock().unwrap().is_empty());
 
@@ -239,7 +252,7 @@ rustango_orm::backend_test! {
 
         // An email change voids a link too.
         c.post("/auth/password/reset").json(&json!({"email": "dave@example.com"})).send().await;
-        let (_, uid, token) = app.outbox.0.lock().unwrap().pop().unwrap();
+        let (_, uid, token) = next_link(&app.outbox).await;
         let mut dave = users::get_by_username(&pool, "dave").await.map_err(err)?.unwrap();
         dave.email = "dave@elsewhere.example".into();
         dave.save_on(&pool).await?;
@@ -247,7 +260,7 @@ rustango_orm::backend_test! {
 
         // And links expire.
         c.post("/auth/password/reset").json(&json!({"email": "dave@elsewhere.example"})).send().await;
-        let (_, uid, token) = app.outbox.0.lock().unwrap().pop().unwrap();
+        let (_, uid, token) = next_link(&app.outbox).await;
         tokio::time::sleep(Duration::from_millis(3100)).await;
         assert_eq!(c.post("/auth/password/reset/confirm").json(&confirm(&uid, &token, "yet another phrase 6")).send().await.status, 400);
         Ok(())
@@ -372,6 +385,12 @@ rustango_orm::backend_test! {
             assert_eq!(r.status, 401, "{junk}");
         }
 
+        // A password alone never passes for an account with two-factor sign-in.
+        let mut two_factor = users::create_user(&pool, "judy", "", Some("a long passphrase 12")).await.map_err(err)?;
+        two_factor.totp_secret = Some(rustango_crypto::totp::TotpSecret::generate().to_base32());
+        two_factor.save_on(&pool).await?;
+        assert_eq!(c.get("/api/whoami").header("authorization", basic("judy", "a long passphrase 12")).send().await.status, 401);
+
         // Permissions: 403 until granted, directly or through a group.
         let auth = basic("grace", "a long passphrase 9");
         let r = c.get("/api/articles/new").header("authorization", auth.clone()).send().await;
@@ -385,6 +404,13 @@ rustango_orm::backend_test! {
         permissions::add_to_group(&pool, &grace, &writers).await.map_err(err)?;
         let r = c.get("/api/articles/new").header("authorization", auth).send().await;
         assert_eq!((r.status, r.text()), (200, "editor page".to_owned()));
+
+        // Guessing through Basic is throttled like the sign-in endpoint (3 per account).
+        users::create_user(&pool, "kim", "", Some("a long passphrase 13")).await.map_err(err)?;
+        for _ in 0..3 {
+            c.get("/api/whoami").header("authorization", basic("kim", "guess")).send().await;
+        }
+        assert_eq!(c.get("/api/whoami").header("authorization", basic("kim", "a long passphrase 13")).send().await.status, 401);
         Ok(())
     }
 }

@@ -821,7 +821,18 @@ fn identity(subject: &str, email: Option<&str>, verified: bool) -> OidcIdentity 
 async fn linking_policies() {
     let db = database().await;
     let pool = &db.pool;
-    let open = LinkPolicy::default();
+    // The default never takes over an existing account by email.
+    assert_eq!(
+        LinkPolicy::default(),
+        LinkPolicy {
+            link_verified_email: false,
+            create_users: true
+        }
+    );
+    let open = LinkPolicy {
+        link_verified_email: true,
+        create_users: true,
+    };
     let closed = LinkPolicy {
         link_verified_email: true,
         create_users: false,

@@ -19,9 +19,13 @@
 //! A refusal is a `403` problem whose detail says which check failed; it never
 //! contains the expected token.
 //!
-//! **Exemptions.** A request without any `Cookie` header is not checked: CSRF rides on
+//! **Exemptions.** A request without any `Cookie` header needs no token: CSRF rides on
 //! credentials the browser attaches by itself, and a request without cookies (an API
-//! client sending `Authorization: Bearer …`, say) has none to abuse. A bearer request
+//! client sending `Authorization: Bearer …`, say) has none to abuse. Such a request
+//! still gets the origin check when its body is one a cross-site HTML form can send
+//! (urlencoded, multipart, plain text, none): that stops login CSRF (signing the
+//! victim's browser into the attacker's account) and forms riding on cached Basic
+//! credentials; JSON API calls pass. A bearer request
 //! that *also* carries cookies is checked like any other. Safe methods (`GET`, `HEAD`,
 //! `OPTIONS`, `TRACE`) are never checked, so they must not change state.
 //!
@@ -438,6 +442,21 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// A body an HTML form (or a CORS "simple" request) can send cross-site without a
+/// preflight: urlencoded, multipart, plain text, or no content type at all.
+fn is_form_like(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return true;
+    };
+    let media = value.split(';').next().unwrap_or("").trim();
+    ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
+        .iter()
+        .any(|m| media.eq_ignore_ascii_case(m))
+}
+
 fn is_unsafe(method: &Method) -> bool {
     matches!(
         *method,
@@ -509,8 +528,18 @@ where
             .map_or_else(|| token.clone(), |raw| mask(&raw));
         req.extensions_mut().insert(CsrfToken(masked));
 
-        let verdict = if !is_unsafe(req.method()) || !req.headers().contains_key(header::COOKIE) {
+        let verdict = if !is_unsafe(req.method()) {
             Verdict::Pass
+        } else if !req.headers().contains_key(header::COOKIE) {
+            // No cookie to ride on, but a cross-site *form* can still sign a browser in
+            // (login CSRF) or carry cached Basic credentials: the origin check applies
+            // to anything a form can send. API calls (JSON) pass.
+            match is_form_like(req.headers())
+                .then(|| layer.check_origin(req.headers(), req.uri()))
+            {
+                Some(Err(reason)) => Verdict::Refuse(forbidden(reason)),
+                _ => Verdict::Pass,
+            }
         } else if let Err(reason) = layer.check_origin(req.headers(), req.uri()) {
             Verdict::Refuse(forbidden(reason))
         } else if cookie.is_none() {

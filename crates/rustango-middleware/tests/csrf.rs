@@ -398,3 +398,48 @@ async fn malformed_input_is_never_a_500() {
         .await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn cookie_less_cross_site_forms_are_refused_but_api_calls_pass() {
+    // Login CSRF: a cross-site form posts to the sign-in endpoint, with no cookies.
+    let client = client();
+    client.clear_cookies();
+    let r = client
+        .post("/submit")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .body("username=attacker&password=x")
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    client.clear_cookies();
+    let r = client
+        .post("/submit")
+        .header("content-type", "text/plain")
+        .header("sec-fetch-site", "cross-site")
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    // The same form from the site itself passes (no token needed without cookies).
+    client.clear_cookies();
+    let r = client
+        .post("/submit")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://localhost")
+        .body("username=me")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A JSON API call from another origin carries no ambient credential: it passes.
+    client.clear_cookies();
+    let r = client
+        .post("/submit")
+        .header("content-type", "application/json")
+        .header("origin", "https://spa.example")
+        .header("authorization", "Bearer abc")
+        .body("{}")
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+}

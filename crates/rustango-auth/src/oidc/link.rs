@@ -17,9 +17,9 @@ pub use crate::models::SocialAccount;
 /// ```
 /// use rustango_auth::oidc::LinkPolicy;
 ///
-/// // The default: link by verified email, create users.
+/// // The default: create users, but never take over an existing account by email.
 /// let open = LinkPolicy::default();
-/// assert!(open.link_verified_email && open.create_users);
+/// assert!(!open.link_verified_email && open.create_users);
 /// // Only people who already have an account may sign in.
 /// let invite_only = LinkPolicy { link_verified_email: true, create_users: false };
 /// # let _ = invite_only;
@@ -37,7 +37,9 @@ pub struct LinkPolicy {
 impl Default for LinkPolicy {
     fn default() -> Self {
         LinkPolicy {
-            link_verified_email: true,
+            // Off: a provider asserting someone's email would take over their account
+            // (and skip their second factor). Turn it on for providers you trust.
+            link_verified_email: false,
             create_users: true,
         }
     }
