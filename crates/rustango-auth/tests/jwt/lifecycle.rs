@@ -115,6 +115,7 @@ async fn reserved_claims_cannot_be_custom() {
         .unwrap();
 }
 
+// ANCHOR: jwt_refresh
 #[tokio::test]
 async fn refresh_keeps_custom_claims_and_refresh_with_replaces_them() {
     let jwt = jwt();
@@ -153,6 +154,7 @@ async fn refresh_keeps_custom_claims_and_refresh_with_replaces_them() {
         ["viewer"]
     );
 }
+// ANCHOR_END: jwt_refresh
 
 #[tokio::test]
 async fn logout_revokes_the_family_and_leaves_other_sessions() {

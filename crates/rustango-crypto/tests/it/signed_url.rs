@@ -19,6 +19,7 @@ fn sig_of(url: &str) -> &str {
     url.rsplit_once("signature=").unwrap().1
 }
 
+// ANCHOR: signed_url
 #[test]
 fn round_trip_absolute_and_path_only() {
     let url = signed("https://app.example.com/login?email=alice@x.com");
@@ -43,6 +44,7 @@ fn round_trip_absolute_and_path_only() {
         "the host is not signed (documented)"
     );
 }
+// ANCHOR_END: signed_url
 
 #[test]
 fn current_clock_wrappers() {
