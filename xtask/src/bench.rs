@@ -6,8 +6,9 @@
 //! and `wrk` share the cores), three servers on free loopback ports:
 //!
 //! - `bare`: the handlers on a plain axum router;
-//! - `full`: the same handlers through the Builder's default stack, with the subscriber
-//!   `#[rustango::main]` installs writing the access log to stdout, sent to `/dev/null`;
+//! - `full`: the same handlers through the Builder's default stack (production
+//!   settings), with the subscriber `#[rustango::main]` installs in production (JSON
+//!   lines, filter `info`) writing the access log to stdout, sent to `/dev/null`;
 //! - `full, no subscriber`: the same without any subscriber (log events cost only
 //!   their level check).
 //!
@@ -36,11 +37,11 @@ const PATHS: [&str; 2] = ["/plaintext", "/json"];
 const TARGET_RATIO: f64 = 0.85;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub const USAGE: &str = "\
+const USAGE: &str = "\
   bench-http [--duration SECS] [--rounds N] [--connections N] [--threads N]
                                  build the stack_server example (release) and load it with
                                  wrk on loopback: /plaintext and /json through the full
-                                 default stack (access log to /dev/null, and without a
+                                 default stack (JSON access log to /dev/null, and without a
                                  subscriber) versus bare axum; prints req/s and full/bare
                                  (defaults: 10 s per run, 3 rounds, -c32 -t2). Needs wrk";
 
@@ -132,7 +133,7 @@ impl Server {
     fn label(self) -> &'static str {
         match self {
             Server::Bare => "bare axum",
-            Server::Full => "full stack (log to /dev/null)",
+            Server::Full => "full stack (JSON log to /dev/null)",
             Server::FullNoSubscriber => "full stack (no subscriber)",
         }
     }
@@ -184,7 +185,7 @@ pub fn http(args: &[String]) -> Result<ExitCode> {
                 .with_context(|| format!("round {}, {}", round + 1, server.label()))?;
             for (p, run) in measured.into_iter().enumerate() {
                 println!(
-                    "  round {} {:<30} {:<10} {:>10.0} req/s{}",
+                    "  round {} {:<35} {:<10} {:>8.0} req/s{}",
                     round + 1,
                     server.label(),
                     PATHS[p],
@@ -246,6 +247,11 @@ fn measure(binary: &Path, server: Server, options: &Options) -> Result<Vec<Run>>
         .arg(mode)
         .arg(port.to_string())
         .args(flags)
+        // The log setup of production, whatever the caller's shell or directory says.
+        .current_dir(std::env::temp_dir())
+        .env("RUSTANGO_LOG", "info")
+        .env("RUSTANGO_LOG_FORMAT", "json")
+        .env_remove("RUSTANGO_ENV")
         // The access log (the default subscriber writes to stdout) goes nowhere.
         .stdout(Stdio::null())
         .stderr(Stdio::null())

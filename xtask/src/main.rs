@@ -252,9 +252,18 @@ fn test_peers(args: &[String]) -> Result<ExitCode> {
     }
     // The OpenID Connect provider (npm oidc-provider), pinned by its lock file.
     let oidc = root.join("crates/rustango-auth/tests/oidc");
-    eprintln!("xtask: installing the OpenID Connect provider in {}", oidc.display());
+    eprintln!(
+        "xtask: installing the OpenID Connect provider in {}",
+        oidc.display()
+    );
     let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
         .arg(&oidc)
         .status()
         .context("running npm (is Node.js with npm installed?)")?;

@@ -55,12 +55,20 @@ fn bench(c: &mut Criterion) {
     let pool = db.pool.clone();
     group.bench_function("users_authenticate", |b| {
         b.to_async(&rt).iter(|| async {
-            assert!(users::authenticate(&pool, "bench", PASSWORD).await.unwrap().is_some());
+            assert!(
+                users::authenticate(&pool, "bench", PASSWORD)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
         })
     });
     group.bench_function("record_login", |b| {
         b.to_async(&rt).iter(|| async {
-            let mut u = users::get_by_username(&pool, "bench").await.unwrap().unwrap();
+            let mut u = users::get_by_username(&pool, "bench")
+                .await
+                .unwrap()
+                .unwrap();
             users::record_login(&pool, &mut u).await.unwrap();
         })
     });

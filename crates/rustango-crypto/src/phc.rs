@@ -6,7 +6,7 @@
 //! [`MAX_T_COST`] and [`MAX_P_COST`] before any work is done.
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::{Argon2, Params, PasswordVerifier as _};
+use argon2::{Argon2, Params};
 
 /// Longest PHC string accepted (a default argon2id hash is ~97 characters).
 pub(crate) const MAX_PHC_LEN: usize = 512;
@@ -67,11 +67,38 @@ pub(crate) fn parse(phc: &str) -> Result<Parsed, PhcError> {
 /// Checks `secret` against the argon2 PHC string `phc`: `Ok(false)` for a wrong secret.
 pub(crate) fn verify(secret: &[u8], phc: &str) -> Result<bool, PhcError> {
     let parsed = parse(phc)?;
-    // The verifier takes algorithm, version and parameters from the hash itself and
-    // compares the outputs in constant time.
-    match Argon2::default().verify_password(secret, &parsed.hash) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-        Err(_) => Err(PhcError::Malformed),
-    }
+    let (Some(salt), Some(expected)) = (&parsed.hash.salt, &parsed.hash.hash) else {
+        return Err(PhcError::Malformed);
+    };
+    let version = match parsed.hash.version {
+        Some(v) => argon2::Version::try_from(v).map_err(|_| PhcError::Malformed)?,
+        None => argon2::Version::V0x13,
+    };
+    // The algorithm, version and parameters come from the hash itself.
+    let argon = Argon2::new(parsed.algorithm, version, parsed.params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let blocks = parsed.params.block_count();
+    let hashed = if blocks <= REUSED_BLOCKS {
+        // The 19 MiB work area is kept per thread: a fresh one costs thousands of page
+        // faults (about as much time again as the hash) on every sign-in.
+        MEMORY.with(|memory| {
+            let mut memory = memory.borrow_mut();
+            if memory.len() < blocks {
+                memory.resize(blocks, argon2::Block::new());
+            }
+            argon.hash_password_into_with_memory(secret, salt, &mut out, &mut memory[..blocks])
+        })
+    } else {
+        argon.hash_password_into(secret, salt, &mut out)
+    };
+    hashed.map_err(|_| PhcError::Malformed)?;
+    Ok(crate::util::ct_eq(&out, expected.as_bytes()))
+}
+
+/// Work areas up to this many 1 KiB blocks (64 MiB) are reused per thread; larger
+/// ones (hashes made with unusual parameters) are allocated for the one call.
+const REUSED_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }

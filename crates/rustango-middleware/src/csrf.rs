@@ -452,9 +452,13 @@ fn is_form_like(headers: &HeaderMap) -> bool {
         return true;
     };
     let media = value.split(';').next().unwrap_or("").trim();
-    ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
-        .iter()
-        .any(|m| media.eq_ignore_ascii_case(m))
+    [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "text/plain",
+    ]
+    .iter()
+    .any(|m| media.eq_ignore_ascii_case(m))
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -534,8 +538,7 @@ where
             // No cookie to ride on, but a cross-site *form* can still sign a browser in
             // (login CSRF) or carry cached Basic credentials: the origin check applies
             // to anything a form can send. API calls (JSON) pass.
-            match is_form_like(req.headers())
-                .then(|| layer.check_origin(req.headers(), req.uri()))
+            match is_form_like(req.headers()).then(|| layer.check_origin(req.headers(), req.uri()))
             {
                 Some(Err(reason)) => Verdict::Refuse(forbidden(reason)),
                 _ => Verdict::Pass,
