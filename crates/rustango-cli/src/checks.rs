@@ -22,8 +22,9 @@ async fn reachable(pool: &Pool) -> Result<(), rustango_orm::Error> {
     .map(drop)
 }
 
-fn apps() -> Vec<String> {
+fn apps(scopes: &[String]) -> Vec<String> {
     let mut apps: Vec<String> = rustango_core::registry::models()
+        .filter(|e| crate::in_project(e.schema, scopes))
         .map(|e| rustango_migrate::app_label(e.schema))
         .collect();
     apps.sort();
@@ -33,11 +34,17 @@ fn apps() -> Vec<String> {
 
 pub(crate) async fn about(manage: &Manage, cli: &Cli) -> Result<(), Error> {
     let url = manage.database_url(cli);
-    println!("rustango {}", env!("CARGO_PKG_VERSION"));
-    println!("models:     {}", rustango_core::registry::models().count());
-    println!("apps:       {}", apps().join(", "));
     let dir = manage.dir(cli);
     let set = manage.migration_set(cli)?;
+    let scopes = app_scopes(&dir, &set);
+    println!("rustango {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "models:     {}",
+        rustango_core::registry::models()
+            .filter(|e| crate::in_project(e.schema, &scopes))
+            .count()
+    );
+    println!("apps:       {}", apps(&scopes).join(", "));
     let source = if manage.uses_embedded(cli) {
         "embedded in the binary".to_owned()
     } else {

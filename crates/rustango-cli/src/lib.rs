@@ -496,6 +496,10 @@ pub(crate) fn app_scopes(dir: &Path, set: &MigrationSet) -> Vec<String> {
 
 /// The registered models that belong to `app`'s migrations, or, at the top level
 /// (`None`), every model whose app has no migrations of its own (`app_scopes`).
+///
+/// Models with an explicit `#[rustango(app = "...")]` belong to a reusable app (the
+/// framework's `auth`, say): they are never the project's top-level models, whether
+/// or not the app is installed; `--app <label>` reaches them.
 pub(crate) fn models_of(scopes: &[String], app: Option<&str>) -> SchemaSnapshot {
     let schemas = rustango_core::registry::models()
         .map(|e| e.schema)
@@ -503,10 +507,17 @@ pub(crate) fn models_of(scopes: &[String], app: Option<&str>) -> SchemaSnapshot 
             let label = rustango_migrate::app_label(s);
             match app {
                 Some(app) => label == app,
-                None => !scopes.contains(&label),
+                None => s.app.is_none() && !scopes.contains(&label),
             }
         });
     SchemaSnapshot::from_models(schemas)
+}
+
+/// Whether a registered model is part of this project: its own models, and those of
+/// the apps it installed or keeps migrations for (a reusable app's models that are
+/// merely linked in are not).
+pub(crate) fn in_project(schema: &rustango_core::ModelSchema, scopes: &[String]) -> bool {
+    schema.app.is_none() || scopes.contains(&rustango_migrate::app_label(schema))
 }
 
 fn print_progress(p: Progress<'_>) {
