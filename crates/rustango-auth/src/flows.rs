@@ -526,10 +526,15 @@ async fn login(
         }
         Err(problem) => return Err(problem),
     };
-    start_session(session, &user).await?;
-    users::record_login(&routes.pool, &mut user)
-        .await
-        .map_err(server_error)?;
+    // The session store and the `last_login` write are independent: both at once.
+    let mut recorded = user.clone();
+    let (started, record) = tokio::join!(
+        start_session(session, &user),
+        users::record_login(&routes.pool, &mut recorded)
+    );
+    started?;
+    record.map_err(server_error)?;
+    user.last_login = recorded.last_login;
     signals::send(&AuthEvent::LoggedIn {
         user_id: user.pk().unwrap_or_default(),
         username: user.username.clone(),

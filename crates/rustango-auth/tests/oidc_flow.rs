@@ -569,7 +569,10 @@ async fn jwks_rotation_is_rate_limited() {
 }
 
 async fn database() -> TestDb {
-    let db = TestDb::sqlite().await;
+    with_tables(TestDb::sqlite().await).await
+}
+
+async fn with_tables(db: TestDb) -> TestDb {
     rustango_orm::create_tables(
         &db.pool,
         &[
@@ -819,7 +822,16 @@ fn identity(subject: &str, email: Option<&str>, verified: bool) -> OidcIdentity 
 
 #[tokio::test]
 async fn linking_policies() {
-    let db = database().await;
+    linking_policies_on(database().await).await;
+}
+
+#[cfg(feature = "__test-pg")]
+#[tokio::test]
+async fn linking_policies_on_postgres() {
+    linking_policies_on(with_tables(TestDb::postgres().await).await).await;
+}
+
+async fn linking_policies_on(db: TestDb) {
     let pool = &db.pool;
     // The default never takes over an existing account by email.
     assert_eq!(
