@@ -32,7 +32,6 @@ use std::time::Duration;
 
 use axum::Router;
 use rustango_config::{Env, Settings};
-use rustango_middleware::RouterExt as _;
 use rustango_middleware::access_log::AccessLogLayer;
 use rustango_middleware::body_limit::BodyLimitLayer;
 use rustango_middleware::compression::CompressionLayer;
@@ -180,34 +179,32 @@ impl Stack {
     }
 
     /// Wraps `app` (whose routes, fallback included, are all in place) in the layers.
+    ///
+    /// The layers are composed into one tower stack and applied with a single
+    /// `Router::layer`: each `Router::layer` boxes every route's service again, so
+    /// eight of them cost eight clones and boxed futures per request.
     pub fn apply(&self, app: Router) -> Router {
-        // `Router::layer` runs the layer added last first: add innermost first.
-        let mut app = app;
-        if let Some(layer) = &self.compression {
-            app = app.compression(layer.clone());
-        }
-        if let Some(layer) = &self.csrf {
-            app = app.csrf(layer.clone());
-        }
-        if let Some(layer) = &self.body_limit {
-            app = app.body_limit(*layer);
-        }
-        if let Some(layer) = &self.rate_limit {
-            app = app.rate_limit(layer.clone());
-        }
-        if let Some(layer) = &self.security_headers {
-            app = app.security_headers(layer.clone());
-        }
-        if let Some(layer) = &self.access_log {
-            app = app.access_log(layer.clone());
-        }
-        if let Some(metrics) = &self.metrics {
-            app = app.metrics(metrics);
-        }
-        if let Some(layer) = &self.request_id {
-            app = app.request_id(layer.clone());
-        }
-        app
+        use axum::body::Body;
+        // Compression changes the body type; map it back so that it can sit inside the
+        // other layers and be left out (`option_layer` needs both arms alike).
+        let compression = self.compression.clone().map(|layer| {
+            tower::ServiceBuilder::new()
+                .map_response(|r: http::Response<_>| r.map(Body::new))
+                .layer(layer)
+                .into_inner()
+        });
+        // Outermost first.
+        let stack = tower::ServiceBuilder::new()
+            .option_layer(self.request_id.clone())
+            .option_layer(self.metrics.as_ref().map(Metrics::layer))
+            .option_layer(self.access_log.clone())
+            .option_layer(self.security_headers.clone())
+            .option_layer(self.rate_limit.clone())
+            .option_layer(self.body_limit)
+            .option_layer(self.csrf.clone())
+            .option_layer(compression)
+            .into_inner();
+        app.layer(stack)
     }
 }
 
