@@ -26,9 +26,17 @@ fn redis_url() -> String {
 
 #[test]
 fn redis_keys_of_a_killed_instance_all_expire() {
+    // Re-run by itself as the app instance (see below): be that instance.
+    if let Ok(prefix) = std::env::var("RUSTANGO_KILL_PREFIX") {
+        return redis_kill_child(prefix);
+    }
     let prefix = format!("rustango-test:kill:{}:", uuid::Uuid::new_v4().simple());
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "redis_kill_child", "--nocapture"])
+        .args([
+            "--exact",
+            "redis_keys_of_a_killed_instance_all_expire",
+            "--nocapture",
+        ])
         .env("RUSTANGO_KILL_PREFIX", &prefix)
         .env("REDIS_URL", redis_url())
         .stdout(Stdio::piped())
@@ -68,15 +76,9 @@ fn redis_keys_of_a_killed_instance_all_expire() {
     });
 }
 
-/// The instance of [`redis_keys_of_a_killed_instance_all_expire`]; on its own it has
-/// nothing to do.
-#[test]
-#[ignore = "run as a child process by redis_keys_of_a_killed_instance_all_expire"]
-fn redis_kill_child() {
-    let Ok(prefix) = std::env::var("RUSTANGO_KILL_PREFIX") else {
-        eprintln!("redis_kill_child runs only under redis_keys_of_a_killed_instance_all_expire");
-        return;
-    };
+/// The instance of [`redis_keys_of_a_killed_instance_all_expire`]: this test binary
+/// run again with `RUSTANGO_KILL_PREFIX` set, killed while its handler runs.
+fn redis_kill_child(prefix: String) {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

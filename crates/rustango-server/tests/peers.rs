@@ -142,6 +142,10 @@ const PARENT_ID: &str = "00f067aa0ba902b7";
 
 #[test]
 fn spans_reach_a_real_otlp_receiver() {
+    // Re-run by itself as the app process (see below): be that process.
+    if let Some(dir) = std::env::var_os("RUSTANGO_OTLP_CHILD") {
+        return otlp_child(PathBuf::from(dir));
+    }
     require_python_module("opentelemetry.proto", "opentelemetry-proto");
     let dir = temp_dir("otlp");
     let out_file = dir.join("spans.jsonl");
@@ -161,7 +165,7 @@ fn spans_reach_a_real_otlp_receiver() {
     // The app runs in a child process of its own: the exporter is set up from the
     // environment, once per process, as in production.
     let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "otlp_child", "--nocapture"])
+        .args(["--exact", "spans_reach_a_real_otlp_receiver", "--nocapture"])
         .env("RUSTANGO_OTLP_CHILD", &dir)
         .env(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -232,16 +236,9 @@ fn spans_reach_a_real_otlp_receiver() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The app process of [`spans_reach_a_real_otlp_receiver`], which runs it; on its own
-/// it has nothing to do.
-#[test]
-#[ignore = "run as a child process by spans_reach_a_real_otlp_receiver"]
-fn otlp_child() {
-    let Some(dir) = std::env::var_os("RUSTANGO_OTLP_CHILD") else {
-        eprintln!("otlp_child runs only under spans_reach_a_real_otlp_receiver");
-        return;
-    };
-    let dir = PathBuf::from(dir);
+/// The app process of [`spans_reach_a_real_otlp_receiver`]: this test binary run
+/// again with `RUSTANGO_OTLP_CHILD` set.
+fn otlp_child(dir: PathBuf) {
     let guard = rustango_server::init_tracing();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
