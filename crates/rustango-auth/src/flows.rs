@@ -10,6 +10,7 @@
 //! | `POST /login` | `{username, password, otp?}` | `200 {user}`, session started |
 //! | `POST /logout` | | `204`, session cleared |
 //! | `GET /me` | | `200 {user}` or `401` |
+//! | `GET /csrf` | | `200 {csrf_token}`, and the `csrftoken` cookie when missing (for scripts; see `rustango_middleware::csrf`) |
 //! | `POST /password/change` | `{old_password, new_password}` | `204` |
 //! | `POST /password/reset` | `{email}` | `202`, whether or not the account exists |
 //! | `POST /password/reset/confirm` | `{uid, token, new_password}` | `204` |
@@ -249,6 +250,7 @@ impl AuthRoutes {
             .route("/login", get(login_form).post(login))
             .route("/logout", post(logout))
             .route("/me", get(me))
+            .route("/csrf", get(csrf))
             .route(
                 "/password/change",
                 get(password_change_form).post(password_change),
@@ -347,10 +349,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Ctx {
         Ok(Ctx {
             address: client_address(parts),
             session: parts.extensions.get::<Session>().cloned(),
-            csrf: parts
-                .extensions
-                .get::<rustango_middleware::csrf::CsrfToken>()
-                .map(|t| t.0.clone()),
+            csrf: rustango_middleware::csrf::get_token(&parts.extensions).map(|t| t.0),
         })
     }
 }
@@ -657,6 +656,21 @@ fn is_form(headers: &http::HeaderMap) -> bool {
 async fn me(State(routes): Routes, ctx: Ctx) -> Result<Response, Problem> {
     let user = signed_in(&routes, &ctx).await?;
     Ok(AxumJson(user_json(&user)).into_response())
+}
+
+/// `GET /csrf`: the CSRF token for scripts (`{"csrf_token": …}`, to send back in
+/// `X-CSRF-Token`); asking for it also sets the `csrftoken` cookie when the browser has
+/// none. Never cached. A 404 problem when no CSRF layer wraps the routes.
+async fn csrf(ctx: Ctx) -> Result<Response, Problem> {
+    let token = ctx
+        .csrf
+        .ok_or_else(|| Problem::not_found().with_detail("CSRF protection is not installed."))?;
+    let mut response = AxumJson(json!({ "csrf_token": token })).into_response();
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]

@@ -29,10 +29,15 @@
 //! that *also* carries cookies is checked like any other. Safe methods (`GET`, `HEAD`,
 //! `OPTIONS`, `TRACE`) are never checked, so they must not change state.
 //!
-//! Every request gets the token as a [`CsrfToken`] extension (and extractor), to put in
-//! forms; when the request had no valid `csrftoken` cookie, the response sets a new one
-//! (`Path=/; SameSite=Lax`, plus `Secure` when [`secure`](CsrfLayer::secure) is on; not
-//! `HttpOnly`, so scripts can copy it into the header).
+//! Handlers get the token through the [`CsrfToken`] extractor (or [`get_token`]), to
+//! put in forms (masked afresh on every call, so compressed pages cannot leak it) or
+//! hand to scripts. As in Django, the cookie is issued lazily: when the request had no
+//! valid `csrftoken` cookie and something asked for the token, the response sets a new
+//! one (`Path=/; SameSite=Lax`, plus `Secure` when [`secure`](CsrfLayer::secure) is on;
+//! not `HttpOnly`, so scripts can copy it into the header). Responses that never asked
+//! (an API's JSON, a static page) set nothing and cost no signature. A refusal for a
+//! missing or invalid cookie also sets a fresh one. [`ensure_cookie`](CsrfLayer::ensure_cookie)
+//! sets it on every response instead.
 //!
 //! The token is not bound to a session: an attacker who controls a sibling subdomain
 //! and can set cookies for yours ("cookie tossing") can plant a token of their own.
@@ -56,7 +61,8 @@
 //!     .layer(layer);
 //! let client = TestClient::new(app);
 //!
-//! // A GET sets the cookie; the test client keeps it.
+//! // The form page asks for the token, so its response sets the cookie; the test
+//! // client keeps it.
 //! assert_eq!(client.get("/form").send().await.status, 200);
 //! let token = client.cookie("csrftoken").unwrap();
 //!
@@ -67,7 +73,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -130,7 +136,83 @@ impl fmt::Debug for CsrfToken {
     }
 }
 
-crate::future::extension_extractor!(CsrfToken, "CsrfLayer");
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CsrfToken {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        get_token(&parts.extensions).ok_or_else(|| {
+            tracing::error!("a handler takes CsrfToken but CsrfLayer does not wrap its route");
+            Problem::internal()
+        })
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for CsrfToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(get_token(&parts.extensions))
+    }
+}
+
+/// The CSRF token of the request whose extensions these are, for code that builds a
+/// page without the [`CsrfToken`] extractor (a template context, say); `None` outside
+/// [`CsrfLayer`].
+///
+/// As with Django's `get_token`, asking is what makes the response set the `csrftoken`
+/// cookie when the request had no valid one; responses that never ask set nothing.
+/// Each call returns a freshly masked form of the same token.
+pub fn get_token(extensions: &http::Extensions) -> Option<CsrfToken> {
+    extensions
+        .get::<TokenState>()
+        .map(|state| CsrfToken(mask(&state.token())))
+}
+
+/// What the layer leaves in the request's extensions: enough to produce the token on
+/// demand. The cookie is verified, and a new token minted, only when a check or a
+/// handler needs it.
+#[derive(Clone)]
+struct TokenState(Arc<TokenInner>);
+
+struct TokenInner {
+    key: Arc<[u8; 32]>,
+    /// The request's `Cookie` header that names `csrftoken`, not yet verified.
+    cookie_header: Option<HeaderValue>,
+    /// The verified cookie token, once looked at.
+    cookie: OnceLock<Option<[u8; TOKEN_LEN]>>,
+    /// A new token, once one was needed: the response sets it as the cookie.
+    minted: OnceLock<[u8; TOKEN_LEN]>,
+}
+
+impl TokenState {
+    /// The token: the cookie's when it verifies, a new one otherwise.
+    fn token(&self) -> [u8; TOKEN_LEN] {
+        match self.cookie() {
+            Some(token) => token,
+            None => self.mint(),
+        }
+    }
+
+    fn cookie(&self) -> Option<[u8; TOKEN_LEN]> {
+        let inner = &*self.0;
+        *inner.cookie.get_or_init(|| {
+            inner
+                .cookie_header
+                .as_ref()
+                .and_then(|value| cookie_in(&inner.key, value).0)
+        })
+    }
+
+    fn mint(&self) -> [u8; TOKEN_LEN] {
+        *self.0.minted.get_or_init(|| issue(&self.0.key))
+    }
+}
 
 /// The secret given to [`CsrfLayer::try_new`] is shorter than [`MIN_SECRET_LEN`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -147,6 +229,7 @@ pub struct CsrfLayer {
     key: Arc<[u8; 32]>,
     secure: bool,
     allow_same_site: bool,
+    ensure_cookie: bool,
     trusted_origins: Arc<[String]>,
 }
 
@@ -156,6 +239,7 @@ impl fmt::Debug for CsrfLayer {
         f.debug_struct("CsrfLayer")
             .field("secure", &self.secure)
             .field("allow_same_site", &self.allow_same_site)
+            .field("ensure_cookie", &self.ensure_cookie)
             .field("trusted_origins", &self.trusted_origins)
             .finish_non_exhaustive()
     }
@@ -186,6 +270,7 @@ impl CsrfLayer {
             key: Arc::new(hmac_sha256(secret, b"rustango.middleware.csrf")),
             secure: true,
             allow_same_site: true,
+            ensure_cookie: false,
             trusted_origins: Arc::new([]),
         })
     }
@@ -205,6 +290,17 @@ impl CsrfLayer {
         self
     }
 
+    /// Whether every response sets the `csrftoken` cookie when the request had no
+    /// valid one (Django's `ensure_csrf_cookie`, for a whole app). Off by default: the
+    /// cookie is set only when something asks for the token ([`CsrfToken`],
+    /// [`get_token`]), such as a page rendering a form or a JSON route handing the
+    /// token to a script. Turn it on for a single-page app whose scripts read the cookie
+    /// before any such route ran.
+    pub fn ensure_cookie(mut self, ensure: bool) -> Self {
+        self.ensure_cookie = ensure;
+        self
+    }
+
     /// Other origins allowed in `Origin` (`https://admin.example.com`, with a port if
     /// not the default one); adds to earlier calls.
     pub fn trusted_origins<I>(mut self, origins: I) -> Self
@@ -220,68 +316,6 @@ impl CsrfLayer {
         );
         self.trusted_origins = all.into();
         self
-    }
-
-    fn sign(&self, data: &[u8]) -> [u8; MAC_LEN] {
-        hmac_sha256(&*self.key, data)
-    }
-
-    /// A fresh signed token.
-    fn issue(&self) -> String {
-        let mut token = [0u8; TOKEN_LEN];
-        token[..RANDOM_LEN].copy_from_slice(&random::<RANDOM_LEN>());
-        let mac = self.sign(&token[..RANDOM_LEN]);
-        token[RANDOM_LEN..].copy_from_slice(&mac);
-        URL_SAFE_NO_PAD.encode(token)
-    }
-
-    /// Whether `token` is well formed and signed with this layer's key.
-    fn verifies(&self, token: &[u8]) -> bool {
-        if token.len() != ENCODED_LEN {
-            return false;
-        }
-        let Ok(raw) = URL_SAFE_NO_PAD.decode(token) else {
-            return false;
-        };
-        if raw.len() != TOKEN_LEN {
-            return false;
-        }
-        rustango_config::constant_time_eq(&raw[RANDOM_LEN..], &self.sign(&raw[..RANDOM_LEN]))
-    }
-
-    /// The first `csrftoken` cookie of the request that verifies, and whether the
-    /// request had one at all.
-    fn cookie_token(&self, headers: &HeaderMap) -> (Option<String>, bool) {
-        let mut seen = false;
-        for value in headers.get_all(header::COOKIE) {
-            for pair in value.as_bytes().split(|&b| b == b';') {
-                let pair = pair.trim_ascii();
-                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                    continue;
-                };
-                if pair[..eq].trim_ascii() != COOKIE_NAME.as_bytes() {
-                    continue;
-                }
-                seen = true;
-                let mut token = pair[eq + 1..].trim_ascii();
-                if let [b'"', inner @ .., b'"'] = token {
-                    token = inner;
-                }
-                if self.verifies(token) {
-                    // Verified tokens are base64url, so ASCII.
-                    return (Some(String::from_utf8_lossy(token).into_owned()), true);
-                }
-            }
-        }
-        (None, seen)
-    }
-
-    fn set_cookie(&self, token: &str) -> HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
-        HeaderValue::try_from(format!(
-            "{COOKIE_NAME}={token}; Path=/; SameSite=Lax{secure}"
-        ))
-        .expect("a base64url token makes a valid header value")
     }
 
     /// The origin check: `Err` with the reason on refusal.
@@ -320,6 +354,83 @@ impl CsrfLayer {
             Err("The Origin header does not match the site or a trusted origin.")
         }
     }
+}
+
+/// A fresh token signed with `key`: 32 random bytes and their HMAC.
+fn issue(key: &[u8; 32]) -> [u8; TOKEN_LEN] {
+    let mut token = [0u8; TOKEN_LEN];
+    token[..RANDOM_LEN].copy_from_slice(&random::<RANDOM_LEN>());
+    let mac = hmac_sha256(key, &token[..RANDOM_LEN]);
+    token[RANDOM_LEN..].copy_from_slice(&mac);
+    token
+}
+
+/// The token when `encoded` is well formed and signed with `key`.
+fn verified(key: &[u8; 32], encoded: &[u8]) -> Option<[u8; TOKEN_LEN]> {
+    if encoded.len() != ENCODED_LEN {
+        return None;
+    }
+    let raw = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    let raw = <[u8; TOKEN_LEN]>::try_from(raw).ok()?;
+    rustango_config::constant_time_eq(&raw[RANDOM_LEN..], &hmac_sha256(key, &raw[..RANDOM_LEN]))
+        .then_some(raw)
+}
+
+/// The first `csrftoken` cookie in one `Cookie` header that verifies, and whether the
+/// header had one at all.
+fn cookie_in(key: &[u8; 32], value: &HeaderValue) -> (Option<[u8; TOKEN_LEN]>, bool) {
+    let mut seen = false;
+    for pair in value.as_bytes().split(|&b| b == b';') {
+        let pair = pair.trim_ascii();
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        if pair[..eq].trim_ascii() != COOKIE_NAME.as_bytes() {
+            continue;
+        }
+        seen = true;
+        let mut token = pair[eq + 1..].trim_ascii();
+        if let [b'"', inner @ .., b'"'] = token {
+            token = inner;
+        }
+        if let Some(raw) = verified(key, token) {
+            return (Some(raw), true);
+        }
+    }
+    (None, seen)
+}
+
+/// The first `csrftoken` cookie of the request that verifies, and whether the request
+/// had one at all.
+fn cookie_token(key: &[u8; 32], headers: &HeaderMap) -> (Option<[u8; TOKEN_LEN]>, bool) {
+    let mut seen = false;
+    for value in headers.get_all(header::COOKIE) {
+        match cookie_in(key, value) {
+            (Some(raw), _) => return (Some(raw), true),
+            (None, s) => seen |= s,
+        }
+    }
+    (None, seen)
+}
+
+/// The `Set-Cookie` value for `token`.
+fn set_cookie(token: &[u8; TOKEN_LEN], secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let token = URL_SAFE_NO_PAD.encode(token);
+    HeaderValue::try_from(format!(
+        "{COOKIE_NAME}={token}; Path=/; SameSite=Lax{secure}"
+    ))
+    .unwrap_or_else(|_| unreachable!("a base64url token makes a valid header value"))
+}
+
+/// The first `Cookie` header that mentions `csrftoken` (a cheap scan, nothing verified).
+fn cookie_header(headers: &HeaderMap) -> Option<HeaderValue> {
+    let name = COOKIE_NAME.as_bytes();
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .find(|value| value.as_bytes().windows(name.len()).any(|w| w == name))
+        .cloned()
 }
 
 /// Lowercases an origin and drops the scheme's default port.
@@ -385,11 +496,8 @@ fn unmask(sent: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Whether the value sent in the header or form matches the cookie's token.
-fn sent_matches(sent: &[u8], cookie: &str) -> bool {
-    let Ok(expected) = URL_SAFE_NO_PAD.decode(cookie.as_bytes()) else {
-        return false;
-    };
-    unmask(sent).is_some_and(|raw| rustango_config::constant_time_eq(&raw, &expected))
+fn sent_matches(sent: &[u8], cookie: &[u8; TOKEN_LEN]) -> bool {
+    unmask(sent).is_some_and(|raw| rustango_config::constant_time_eq(&raw, cookie))
 }
 
 /// The value of `field` in a urlencoded body (the first one), if any.
@@ -499,8 +607,8 @@ enum Verdict {
     Pass,
     /// Refuse with this response.
     Refuse(Response),
-    /// Read the form body and look for the field.
-    ReadForm,
+    /// Read the form body and look for the field; the verified cookie token.
+    ReadForm([u8; TOKEN_LEN]),
 }
 
 impl<S> Service<Request<Body>> for Csrf<S>
@@ -518,19 +626,14 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let layer = self.layer.clone();
-        let (cookie, cookie_seen) = layer.cookie_token(req.headers());
-        let (token, issue) = match cookie.clone() {
-            Some(token) => (token, false),
-            None => (layer.issue(), true),
-        };
-        // Handlers (and so pages) get a masked form, new on every request.
-        let masked = URL_SAFE_NO_PAD
-            .decode(token.as_bytes())
-            .ok()
-            .and_then(|raw| <[u8; TOKEN_LEN]>::try_from(raw).ok())
-            .map_or_else(|| token.clone(), |raw| mask(&raw));
-        req.extensions_mut().insert(CsrfToken(masked));
+        let layer = &self.layer;
+        let state = TokenState(Arc::new(TokenInner {
+            key: Arc::clone(&layer.key),
+            cookie_header: cookie_header(req.headers()),
+            cookie: OnceLock::new(),
+            minted: OnceLock::new(),
+        }));
+        req.extensions_mut().insert(state.clone());
 
         let verdict = if !is_unsafe(req.method()) {
             Verdict::Pass
@@ -545,98 +648,137 @@ where
             }
         } else if let Err(reason) = layer.check_origin(req.headers(), req.uri()) {
             Verdict::Refuse(forbidden(reason))
-        } else if cookie.is_none() {
-            Verdict::Refuse(forbidden(if cookie_seen {
-                "The CSRF cookie is malformed or its signature is invalid."
-            } else {
-                "The CSRF cookie is missing."
-            }))
         } else {
-            let mut sent = req.headers().get_all(&HEADER_NAME).iter();
-            match (sent.next(), sent.next()) {
-                (Some(_), Some(_)) => {
-                    Verdict::Refuse(forbidden("The X-CSRF-Token header is repeated."))
-                }
-                (Some(value), None) => {
-                    if sent_matches(value.as_bytes().trim_ascii(), &token) {
-                        Verdict::Pass
+            // Every `Cookie` header counts here (HTTP/2 sends one per cookie).
+            let (cookie, cookie_seen) = cookie_token(&layer.key, req.headers());
+            let _ = state.0.cookie.set(cookie);
+            match cookie {
+                None => {
+                    // A fresh cookie comes with the refusal, so the next try can pass.
+                    state.mint();
+                    Verdict::Refuse(forbidden(if cookie_seen {
+                        "The CSRF cookie is malformed or its signature is invalid."
                     } else {
-                        Verdict::Refuse(forbidden(
-                            "The X-CSRF-Token header does not match the CSRF cookie.",
-                        ))
+                        "The CSRF cookie is missing."
+                    }))
+                }
+                Some(cookie) => {
+                    let mut sent = req.headers().get_all(&HEADER_NAME).iter();
+                    match (sent.next(), sent.next()) {
+                        (Some(_), Some(_)) => {
+                            Verdict::Refuse(forbidden("The X-CSRF-Token header is repeated."))
+                        }
+                        (Some(value), None) => {
+                            if sent_matches(value.as_bytes().trim_ascii(), &cookie) {
+                                Verdict::Pass
+                            } else {
+                                Verdict::Refuse(forbidden(
+                                    "The X-CSRF-Token header does not match the CSRF cookie.",
+                                ))
+                            }
+                        }
+                        (None, _) if is_form(req.headers()) => {
+                            let declared = req
+                                .headers()
+                                .get(header::CONTENT_LENGTH)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| v.parse::<u64>().ok());
+                            if declared.is_some_and(|len| len > MAX_FORM_BODY as u64) {
+                                Verdict::Refuse(Problem::payload_too_large().into_response())
+                            } else {
+                                Verdict::ReadForm(cookie)
+                            }
+                        }
+                        (None, _) => Verdict::Refuse(forbidden(
+                            "The request has no CSRF token (the X-CSRF-Token header or the \
+                             csrfmiddlewaretoken form field).",
+                        )),
                     }
                 }
-                (None, _) if is_form(req.headers()) => {
-                    let declared = req
-                        .headers()
-                        .get(header::CONTENT_LENGTH)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok());
-                    if declared.is_some_and(|len| len > MAX_FORM_BODY as u64) {
-                        Verdict::Refuse(Problem::payload_too_large().into_response())
-                    } else {
-                        Verdict::ReadForm
-                    }
-                }
-                (None, _) => Verdict::Refuse(forbidden(
-                    "The request has no CSRF token (the X-CSRF-Token header or the \
-                     csrfmiddlewaretoken form field).",
-                )),
             }
         };
 
-        let set_cookie = issue.then(|| layer.set_cookie(&token));
-        let finish = move |mut response: Response| {
-            if let Some(value) = set_cookie {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-            response
+        let finish = Finish {
+            state,
+            secure: layer.secure,
+            ensure_cookie: layer.ensure_cookie,
         };
-
-        // The service that was made ready goes into the future; a clone stays.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        BoxResponseFuture {
-            inner: Box::pin(async move {
-                let req = match verdict {
-                    Verdict::Pass => req,
-                    Verdict::Refuse(response) => return Ok(finish(response)),
-                    Verdict::ReadForm => {
+        match verdict {
+            Verdict::Pass => {
+                // The common case: no service clone, one boxed future.
+                let future = self.inner.call(req);
+                BoxResponseFuture {
+                    inner: Box::pin(async move { Ok(finish.apply(future.await?)) }),
+                }
+            }
+            Verdict::Refuse(response) => BoxResponseFuture {
+                inner: Box::pin(std::future::ready(Ok(finish.apply(response)))),
+            },
+            Verdict::ReadForm(cookie) => {
+                // The service that was made ready goes into the future; a clone stays.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                BoxResponseFuture {
+                    inner: Box::pin(async move {
                         let (parts, body) = req.into_parts();
                         let bytes: Bytes = match Limited::new(body, MAX_FORM_BODY).collect().await {
                             Ok(collected) => collected.to_bytes(),
                             Err(err) if err.is::<LengthLimitError>() => {
-                                return Ok(finish(Problem::payload_too_large().into_response()));
+                                return Ok(
+                                    finish.apply(Problem::payload_too_large().into_response())
+                                );
                             }
                             Err(err) => {
                                 tracing::debug!(error = %err, "reading a form body failed");
-                                return Ok(finish(
+                                return Ok(finish.apply(
                                     Problem::bad_request("The request body could not be read.")
                                         .into_response(),
                                 ));
                             }
                         };
                         match form_field(&bytes, FORM_FIELD) {
-                            Some(sent) if sent_matches(&sent, &token) => {}
+                            Some(sent) if sent_matches(&sent, &cookie) => {}
                             Some(_) => {
-                                return Ok(finish(forbidden(
+                                return Ok(finish.apply(forbidden(
                                     "The csrfmiddlewaretoken form field does not match the \
                                      CSRF cookie.",
                                 )));
                             }
                             None => {
-                                return Ok(finish(forbidden(
+                                return Ok(finish.apply(forbidden(
                                     "The request has no CSRF token (the X-CSRF-Token header \
                                      or the csrfmiddlewaretoken form field).",
                                 )));
                             }
                         }
-                        Request::from_parts(parts, Body::from(bytes))
-                    }
-                };
-                Ok(finish(inner.call(req).await?))
-            }),
+                        let req = Request::from_parts(parts, Body::from(bytes));
+                        Ok(finish.apply(inner.call(req).await?))
+                    }),
+                }
+            }
         }
+    }
+}
+
+/// Sets the cookie on the way out when a token was minted for this request.
+struct Finish {
+    state: TokenState,
+    secure: bool,
+    ensure_cookie: bool,
+}
+
+impl Finish {
+    fn apply(self, mut response: Response) -> Response {
+        let minted = match self.state.0.minted.get() {
+            Some(token) => Some(*token),
+            None if self.ensure_cookie && self.state.cookie().is_none() => Some(self.state.mint()),
+            None => None,
+        };
+        if let Some(token) = minted {
+            let value = set_cookie(&token, self.secure);
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
     }
 }
 
@@ -672,12 +814,13 @@ mod tests {
     fn tokens_verify_under_their_key_only() {
         let a = CsrfLayer::new([1u8; 32]);
         let b = CsrfLayer::new([2u8; 32]);
-        let token = a.issue();
+        let raw = issue(&a.key);
+        let token = URL_SAFE_NO_PAD.encode(raw);
         assert_eq!(token.len(), ENCODED_LEN);
-        assert!(a.verifies(token.as_bytes()));
-        assert!(!b.verifies(token.as_bytes()));
-        assert!(!a.verifies(&token.as_bytes()[1..]));
-        assert!(!a.verifies(b"not base64 at all"));
+        assert_eq!(verified(&a.key, token.as_bytes()), Some(raw));
+        assert_eq!(verified(&b.key, token.as_bytes()), None);
+        assert_eq!(verified(&a.key, &token.as_bytes()[1..]), None);
+        assert_eq!(verified(&a.key, b"not base64 at all"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post};
 use rustango_http::test_client::TestClient;
-use rustango_middleware::csrf::{CsrfLayer, CsrfSecretError, CsrfToken, hmac_sha256};
+use rustango_middleware::csrf::{CsrfLayer, CsrfSecretError, CsrfToken, get_token, hmac_sha256};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const OTHER: &[u8] = b"fedcba9876543210fedcba9876543210";
@@ -12,6 +12,15 @@ const OTHER: &[u8] = b"fedcba9876543210fedcba9876543210";
 fn app(layer: CsrfLayer) -> Router {
     Router::new()
         .route("/", get(|token: CsrfToken| async move { token.0 }))
+        .route("/plain", get(|| async { "no form here" }))
+        .route(
+            "/twice",
+            get(|parts: http::request::Parts| async move {
+                let a = get_token(&parts.extensions).unwrap();
+                let b = get_token(&parts.extensions).unwrap();
+                format!("{a} {b}")
+            }),
+        )
         .route("/submit", post(|body: String| async move { body }))
         .layer(layer)
 }
@@ -71,6 +80,75 @@ async fn get_sets_the_cookie_once() {
     // A fresh mask on every response (BREACH), the same secret underneath.
     assert_ne!(again.text(), first_page);
     assert_ne!(again.text(), client.cookie("csrftoken").unwrap());
+}
+
+#[tokio::test]
+async fn the_cookie_is_issued_only_when_the_token_is_asked_for() {
+    let client = client();
+    // A route that never asks: no cookie, no signature.
+    let r = client.get("/plain").send().await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("set-cookie"), None);
+    assert!(client.cookie("csrftoken").is_none());
+    // An API call without cookies passes and sets nothing either.
+    let r = client
+        .post("/submit")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("set-cookie"), None);
+
+    // Asking twice in one request: one cookie, two masks of the same token.
+    let r = client.get("/twice").send().await;
+    assert_eq!(r.headers.get_all("set-cookie").iter().count(), 1);
+    let text = r.text();
+    let (a, b) = text.split_once(' ').unwrap();
+    assert_ne!(a, b);
+    let cookie = client.cookie("csrftoken").unwrap();
+    for masked in [a, b] {
+        let ok = client
+            .post("/submit")
+            .header("x-csrf-token", masked)
+            .send()
+            .await;
+        assert_eq!(ok.status, 200, "{}", ok.text());
+    }
+    // The valid cookie is kept by routes that ask and by those that don't.
+    assert_eq!(client.get("/").send().await.header("set-cookie"), None);
+    assert_eq!(client.get("/plain").send().await.header("set-cookie"), None);
+    assert_eq!(client.cookie("csrftoken").unwrap(), cookie);
+}
+
+#[tokio::test]
+async fn an_invalid_cookie_is_replaced_only_when_the_token_is_asked_for() {
+    let client = client();
+    client.set_cookie("csrftoken", "A".repeat(86).as_str());
+    assert_eq!(client.get("/plain").send().await.header("set-cookie"), None);
+    let r = client.get("/").send().await;
+    assert!(r.header("set-cookie").is_some());
+    assert_ne!(client.cookie("csrftoken").unwrap(), "A".repeat(86));
+}
+
+#[tokio::test]
+async fn ensure_cookie_sets_it_on_every_response_without_a_valid_one() {
+    let client = TestClient::new(app(CsrfLayer::new(SECRET).ensure_cookie(true)));
+    let r = client.get("/plain").send().await;
+    let set = r.header("set-cookie").expect("ensure_cookie issues one");
+    assert!(set.starts_with("csrftoken="), "{set}");
+    let token = client.cookie("csrftoken").unwrap();
+    // Kept afterwards, and usable.
+    assert_eq!(client.get("/plain").send().await.header("set-cookie"), None);
+    let ok = client
+        .post("/submit")
+        .header("x-csrf-token", token.as_str())
+        .send()
+        .await;
+    assert_eq!(ok.status, 200);
+    // A handler asking gets the same token (masked), no second cookie.
+    let r = client.get("/").send().await;
+    assert_eq!(r.header("set-cookie"), None);
 }
 
 #[tokio::test]

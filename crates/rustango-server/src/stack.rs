@@ -23,6 +23,7 @@
 //! body_limit_bytes = 2097152
 //! csrf = true
 //! csrf_trusted_origins = ["https://admin.example.com"]
+//! csrf_ensure_cookie = false      # true: every response sets a missing csrftoken cookie
 //! compression = true
 //! security_headers = "strict"     # strict | relaxed | dev | off
 //! metrics = true
@@ -57,6 +58,7 @@ struct MiddlewareSettings {
     body_limit_bytes: usize,
     csrf: bool,
     csrf_trusted_origins: Vec<String>,
+    csrf_ensure_cookie: bool,
     compression: bool,
     security_headers: Option<String>,
     metrics: bool,
@@ -69,6 +71,7 @@ impl Default for MiddlewareSettings {
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             csrf: true,
             csrf_trusted_origins: Vec::new(),
+            csrf_ensure_cookie: false,
             compression: true,
             security_headers: None,
             metrics: true,
@@ -159,6 +162,7 @@ impl Stack {
             Some(
                 layer
                     .secure(prod)
+                    .ensure_cookie(config.csrf_ensure_cookie)
                     .trusted_origins(&config.csrf_trusted_origins),
             )
         } else {

@@ -5,6 +5,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use rustango_config::{Settings, Sources};
 use rustango_http::test_client::TestClient;
+use rustango_middleware::csrf::CsrfToken;
 use rustango_server::{Builder, Error};
 
 struct Project {
@@ -67,6 +68,13 @@ fn routes() -> Router {
             post(|body: axum::body::Bytes| async move { format!("created {}", body.len()) }),
         )
         .route("/big", get(|| async { "x".repeat(10_000) }))
+        // A page with a form: asking for the token is what sets the CSRF cookie.
+        .route(
+            "/form",
+            get(|token: Option<CsrfToken>| async move {
+                token.map_or_else(|| "no CSRF layer".to_owned(), |t| t.0)
+            }),
+        )
 }
 
 const SECRET: &str = "a-production-secret-key-that-is-long-enough-0123456789";
@@ -88,7 +96,10 @@ async fn every_response_passes_through_the_default_layers() {
     assert!(r.header("content-security-policy-report-only").is_some());
     assert!(r.header("strict-transport-security").is_none());
     assert!(r.header("ratelimit").is_some(), "{:?}", r.headers);
-    // A CSRF cookie for forms, not `Secure` on a development server.
+    // No CSRF cookie on a response that did not ask for the token...
+    assert_eq!(r.header("set-cookie"), None);
+    // ...and one for a page with a form, not `Secure` on a development server.
+    let r = client.get("/form").send().await;
     let cookie = r.header("set-cookie").unwrap();
     assert!(cookie.starts_with("csrftoken="), "{cookie}");
     assert!(!cookie.contains("Secure"), "{cookie}");
@@ -117,7 +128,7 @@ async fn csrf_guards_cookie_requests_only() {
     assert_eq!(client.post("/notes").send().await.status, 200);
 
     // Once the browser-like client holds the cookie, the token is required.
-    client.get("/notes/1").send().await;
+    client.get("/form").send().await;
     let token = client.cookie("csrftoken").expect("the CSRF cookie");
     let refused = client.post("/notes").send().await;
     assert_eq!(refused.status, 403);
@@ -138,6 +149,28 @@ async fn csrf_guards_cookie_requests_only() {
         .send()
         .await;
     assert_eq!(cross.status, 403);
+}
+
+#[tokio::test]
+async fn csrf_ensure_cookie_sets_the_cookie_on_every_response() {
+    let p = Project::new("[middleware]\ncsrf_ensure_cookie = true\n");
+    let client = TestClient::new(p.app(&[]).await);
+    let r = client.get("/notes/1").send().await;
+    assert!(
+        r.header("set-cookie")
+            .is_some_and(|c| c.starts_with("csrftoken="))
+    );
+    let token = client.cookie("csrftoken").unwrap();
+    assert_eq!(
+        client.get("/notes/1").send().await.header("set-cookie"),
+        None
+    );
+    let ok = client
+        .post("/notes")
+        .header("x-csrf-token", token.as_str())
+        .send()
+        .await;
+    assert_eq!(ok.status, 200);
 }
 
 #[tokio::test]
@@ -190,6 +223,7 @@ async fn production_uses_the_strict_headers_and_secure_cookies() {
     );
     assert!(r.header("content-security-policy").is_some());
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    let r = client.get("/form").send().await;
     assert!(r.header("set-cookie").unwrap().contains("Secure"));
 }
 
@@ -263,7 +297,7 @@ async fn the_stack_can_be_changed_or_dropped() {
     let p = Project::new("[middleware]\nmetrics = false\ncsrf = false\n");
     let client = TestClient::new(p.app(&[]).await);
     assert_eq!(client.get("/metrics").send().await.status, 404);
-    client.get("/notes/1").send().await;
+    assert_eq!(client.get("/form").send().await.text(), "no CSRF layer");
     assert!(client.cookie("csrftoken").is_none());
 
     let p = Project::new("");
@@ -281,7 +315,7 @@ async fn the_stack_can_be_changed_or_dropped() {
     // Sections can be set from the environment too.
     let p = Project::new("");
     let client = TestClient::new(p.app(&[("RUSTANGO_MIDDLEWARE__CSRF", "false")]).await);
-    client.get("/notes/1").send().await;
+    assert_eq!(client.get("/form").send().await.text(), "no CSRF layer");
     assert!(client.cookie("csrftoken").is_none());
     assert_eq!(client.get("/metrics").send().await.status, 200);
 }

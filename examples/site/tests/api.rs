@@ -66,9 +66,15 @@ async fn create_list_get_delete() {
     let r = c.get(format!("/api/notes/{id}")).send().await;
     assert_eq!(r.status, 200);
     r.assert_max_queries(1);
-    // The GETs gave the client a CSRF cookie, as a browser gets one; from now on its
-    // unsafe requests send the token back, as a page's script would.
+    // None of the API's answers set a CSRF cookie: it comes from the endpoint a page's
+    // script asks for the token. From now on the client's unsafe requests send the
+    // token back, as that script would.
+    assert!(c.cookie("csrftoken").is_none());
+    let r = c.get("/auth/csrf").send().await;
+    assert_eq!(r.header("cache-control"), Some("no-store"));
     let token = c.cookie("csrftoken").unwrap();
+    let masked = r.json::<Value>()["csrf_token"].as_str().unwrap().to_owned();
+    assert_ne!(masked, token, "scripts get a masked form");
     assert_eq!(
         c.delete(format!("/api/notes/{id}"))
             .header("x-csrf-token", token.as_str())
@@ -89,7 +95,7 @@ async fn bad_input_is_a_problem_never_a_500() {
     let c = &app.client;
     // A browser-like client: it holds the CSRF cookie and sends the token back, so
     // what is checked below is the input, not the CSRF layer.
-    c.get("/health").send().await;
+    c.get("/auth/csrf").send().await;
     let token = c.cookie("csrftoken").unwrap();
     let t = token.as_str();
     let cases = [
@@ -156,7 +162,8 @@ async fn the_production_stack_wraps_the_api() {
     assert!(r.header("ratelimit-policy").is_some());
 
     // Once it holds the cookie, an unsafe request without the token is refused.
-    c.get("/api/notes").send().await;
+    c.get("/auth/csrf").send().await;
+    assert!(c.cookie("csrftoken").is_some());
     let r = c
         .post("/api/notes")
         .json(&json!({"title": "forged"}))

@@ -139,6 +139,13 @@ async fn createsuperuser_then_sign_in_through_the_stack() {
         .unwrap();
     let c = TestClient::new(builder.into_router());
     assert_eq!(c.get("/api/me").send().await.status, 401);
+    // The sign-in page's form carries the token, and its response the cookie.
+    let page = c.get("/auth/login").send().await;
+    assert!(
+        page.text().contains("csrfmiddlewaretoken"),
+        "{}",
+        page.text()
+    );
     let token = c.cookie("csrftoken").expect("the CSRF cookie");
     let creds = json!({"username": "admin", "password": "a brand new passphrase 42"});
     // Without the CSRF token a cookie-carrying sign-in is refused.
