@@ -2,9 +2,10 @@
 //! or per any key (cargo feature `rate-limit`).
 //!
 //! Counting is a fixed window ([`rustango_cache::fixed_window`]): one atomic
-//! increment of a counter that expires with its window, in a [`BoxedCache`]. The
-//! default store is an [`InMemoryCache`] shared by the clones of one layer (one
-//! process); give every instance of the app the same Redis store
+//! increment of a counter that expires with its window. By default the counters live
+//! in the process, shared by the clones of one layer (a map from client key to the
+//! current window's count, checked synchronously, with nothing allocated per request
+//! for a per-IP limit); give every instance of the app the same Redis store
 //! (`rustango_cache::redis_backend::RedisCache`, cargo feature `redis`) and the limit
 //! holds across all of them. Windows are aligned to the Unix epoch and counters never
 //! outlive their window, so no key is left without an expiry. Up to `2 * n` requests
@@ -54,16 +55,19 @@
 //! # }).unwrap();
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::response::{IntoResponse, Response};
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use http::request::Parts;
 use http::{Request, StatusCode};
-use rustango_cache::{BoxedCache, InMemoryCache, fixed_window};
+use rustango_cache::{BoxedCache, FixedWindow, fixed_window};
 use rustango_http::Problem;
 use tower::{Layer, Service};
 
@@ -106,7 +110,7 @@ pub struct RateLimitLayer {
     limit: u64,
     window: Duration,
     kind: KeyKind,
-    store: BoxedCache,
+    store: Store,
     trusted: TrustedProxies,
     prefix: String,
     fail_closed: bool,
@@ -118,7 +122,7 @@ impl RateLimitLayer {
             limit,
             window: Duration::from_secs(whole_secs(window)),
             kind,
-            store: Arc::new(InMemoryCache::new()),
+            store: Store::Local(Arc::new(LocalCounters::default())),
             trusted: TrustedProxies::none(),
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
             fail_closed: false,
@@ -181,7 +185,7 @@ impl RateLimitLayer {
     /// Counts in `store` instead of a private in-memory cache: a Redis cache shared by
     /// every instance of the app makes the limit hold across them.
     pub fn store(mut self, store: BoxedCache) -> Self {
-        self.store = store;
+        self.store = Store::Shared(store);
         self
     }
 
@@ -221,6 +225,20 @@ impl RateLimitLayer {
 
     /// The counter key for a request, without the window number; `None` if the request
     /// is not limited.
+    /// The counter's key in the process-local store: the address itself for an IP,
+    /// no string made.
+    fn local_key_for(&self, parts: &Parts) -> Option<LocalKey> {
+        let ip = || real_ip::resolve(&parts.extensions, &parts.headers, &self.trusted);
+        Some(match &self.kind {
+            KeyKind::Ip => LocalKey::Ip(ip()),
+            KeyKind::User(user) => match user(parts) {
+                Some(id) => LocalKey::User(id.into()),
+                None => LocalKey::Ip(ip()),
+            },
+            KeyKind::Key(key) => LocalKey::Key(key(parts)?.into()),
+        })
+    }
+
     fn key_for(&self, parts: &Parts) -> Option<String> {
         let ip = || real_ip::resolve(&parts.extensions, &parts.headers, &self.trusted);
         let (kind, id) = match &self.kind {
@@ -306,6 +324,7 @@ impl<S, B> Service<Request<B>> for RateLimit<S>
 where
     S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
     B: Send + 'static,
 {
     type Response = Response;
@@ -317,35 +336,66 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        let layer = &self.config.layer;
+        if let Store::Local(counters) = &layer.store {
+            // In-process counters: the verdict is known now, so nothing waits and the
+            // inner service is called directly.
+            let Some(key) = layer.local_key_for(&parts) else {
+                return crate::BoxResponseFuture {
+                    inner: Box::pin(self.inner.call(Request::from_parts(parts, body))),
+                };
+            };
+            let hit = counters.hit(key, layer.limit, layer.window);
+            let state = self.config.state(&hit);
+            let policy = self.config.policy.clone();
+            if !hit.allowed {
+                tracing::debug!("rate limit exceeded");
+                let mut response =
+                    Problem::too_many_requests(whole_secs(hit.reset_after)).into_response();
+                set_headers(&mut response, policy, state);
+                return crate::BoxResponseFuture {
+                    inner: Box::pin(std::future::ready(Ok(response))),
+                };
+            }
+            let future = self.inner.call(Request::from_parts(parts, body));
+            return crate::BoxResponseFuture {
+                inner: Box::pin(async move {
+                    let mut response = future.await?;
+                    set_headers(&mut response, policy, state);
+                    Ok(response)
+                }),
+            };
+        }
+
+        let key = layer.key_for(&parts);
+        let req = Request::from_parts(parts, body);
+        let Some(key) = key else {
+            return crate::BoxResponseFuture {
+                inner: Box::pin(self.inner.call(req)),
+            };
+        };
         // The clone is not ready; the service that was polled ready handles this call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = Arc::clone(&self.config);
-        let (parts, body) = req.into_parts();
-        let key = config.layer.key_for(&parts);
-        let req = Request::from_parts(parts, body);
-        let Some(key) = key else {
-            return crate::BoxResponseFuture {
-                inner: Box::pin(inner.call(req)),
-            };
-        };
         crate::BoxResponseFuture {
             inner: Box::pin(async move {
                 let layer = &config.layer;
-                match fixed_window(&*layer.store, &key, layer.limit, layer.window).await {
+                let Store::Shared(store) = &layer.store else {
+                    unreachable!("the local store is handled above")
+                };
+                match fixed_window(&**store, &key, layer.limit, layer.window).await {
                     Ok(hit) => {
-                        let reset = whole_secs(hit.reset_after);
-                        let state =
-                            header_value(format!("\"default\";r={};t={reset}", hit.remaining()));
+                        let hit = Hit::from(&hit);
+                        let state = config.state(&hit);
                         let mut response = if hit.allowed {
                             inner.call(req).await?
                         } else {
                             tracing::debug!(key, "rate limit exceeded");
-                            Problem::too_many_requests(reset).into_response()
+                            Problem::too_many_requests(whole_secs(hit.reset_after)).into_response()
                         };
-                        let headers = response.headers_mut();
-                        headers.insert(RATELIMIT_POLICY, config.policy.clone());
-                        headers.insert(RATELIMIT, state);
+                        set_headers(&mut response, config.policy.clone(), state);
                         Ok(response)
                     }
                     Err(err) if layer.fail_closed => {
@@ -372,6 +422,145 @@ where
                 }
             }),
         }
+    }
+}
+
+impl Config {
+    /// The `RateLimit` header for one hit.
+    fn state(&self, hit: &Hit) -> HeaderValue {
+        let mut value = Vec::with_capacity(48);
+        value.extend_from_slice(b"\"default\";r=");
+        push_decimal(&mut value, hit.remaining);
+        value.extend_from_slice(b";t=");
+        push_decimal(&mut value, whole_secs(hit.reset_after));
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+/// Appends `n` in decimal (what `write!` does, without the formatting machinery on
+/// every response).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn set_headers(response: &mut Response, policy: HeaderValue, state: HeaderValue) {
+    let headers = response.headers_mut();
+    headers.insert(RATELIMIT_POLICY, policy);
+    headers.insert(RATELIMIT, state);
+}
+
+/// One counted request: its verdict and what the headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hit {
+    allowed: bool,
+    remaining: u64,
+    reset_after: Duration,
+}
+
+impl From<&FixedWindow> for Hit {
+    fn from(hit: &FixedWindow) -> Hit {
+        Hit {
+            allowed: hit.allowed,
+            remaining: hit.remaining(),
+            reset_after: hit.reset_after,
+        }
+    }
+}
+
+/// Where the counts live.
+#[derive(Clone)]
+enum Store {
+    /// In this process, for the clones of one layer.
+    Local(Arc<LocalCounters>),
+    /// A cache, possibly shared with other instances (Redis).
+    Shared(BoxedCache),
+}
+
+/// A client's key in the process-local store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LocalKey {
+    Ip(IpAddr),
+    User(Box<str>),
+    Key(Box<str>),
+}
+
+/// The in-process fixed windows: per key, the current window's number and count.
+/// Stale windows are swept out as new keys arrive, so memory follows the clients of
+/// the current window.
+#[derive(Default)]
+struct LocalCounters {
+    state: Mutex<LocalState>,
+}
+
+#[derive(Default)]
+struct LocalState {
+    counts: HashMap<LocalKey, (u64, u64)>,
+    inserts_since_sweep: usize,
+}
+
+impl LocalCounters {
+    fn hit(&self, key: LocalKey, limit: u64, window: Duration) -> Hit {
+        self.hit_at(key, limit, window, SystemTime::now())
+    }
+
+    fn hit_at(&self, key: LocalKey, limit: u64, window: Duration, now: SystemTime) -> Hit {
+        // Windows aligned to the Unix epoch, as `fixed_window` aligns them.
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let now_ms = u64::try_from(
+            now.duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX);
+        let index = now_ms / window_ms;
+        let reset_ms = (index + 1).saturating_mul(window_ms).saturating_sub(now_ms);
+        let count = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            match state.counts.get_mut(&key) {
+                Some(slot) if slot.0 == index => {
+                    slot.1 = slot.1.saturating_add(1);
+                    slot.1
+                }
+                Some(slot) => {
+                    *slot = (index, 1);
+                    1
+                }
+                None => {
+                    state.inserts_since_sweep += 1;
+                    if state.inserts_since_sweep >= state.counts.len().max(1024) {
+                        state.counts.retain(|_, slot| slot.0 == index);
+                        state.inserts_since_sweep = 0;
+                    }
+                    state.counts.insert(key, (index, 1));
+                    1
+                }
+            }
+        };
+        Hit {
+            allowed: count <= limit,
+            remaining: limit.saturating_sub(count),
+            reset_after: Duration::from_millis(reset_ms),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .counts
+            .len()
     }
 }
 
@@ -402,5 +591,64 @@ mod tests {
         assert_eq!(layer.window(), Duration::from_secs(1));
         assert_eq!(whole_secs(Duration::from_millis(1)), 1);
         assert_eq!(whole_secs(Duration::from_secs(60)), 60);
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 99, 1_000_000_007, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    fn at(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn local_windows_count_per_key_and_reset_on_the_epoch_grid() {
+        let counters = LocalCounters::default();
+        let window = Duration::from_secs(10);
+        let a = || LocalKey::Ip("192.0.2.1".parse().unwrap());
+        let b = || LocalKey::User("alice".into());
+        // 3 s into a window: 7 s until it resets.
+        let first = counters.hit_at(a(), 2, window, at(1_000_003_000));
+        assert_eq!(
+            first,
+            Hit {
+                allowed: true,
+                remaining: 1,
+                reset_after: Duration::from_secs(7)
+            }
+        );
+        assert!(counters.hit_at(a(), 2, window, at(1_000_004_000)).allowed);
+        let third = counters.hit_at(a(), 2, window, at(1_000_009_999));
+        assert!(!third.allowed);
+        assert_eq!(third.remaining, 0);
+        assert_eq!(third.reset_after, Duration::from_millis(1));
+        // Another key has its own count.
+        assert!(counters.hit_at(b(), 2, window, at(1_000_009_999)).allowed);
+        // The next window starts from zero.
+        let next = counters.hit_at(a(), 2, window, at(1_000_010_000));
+        assert!(next.allowed);
+        assert_eq!(next.remaining, 1);
+    }
+
+    #[test]
+    fn stale_windows_are_swept_as_new_keys_arrive() {
+        let counters = LocalCounters::default();
+        let window = Duration::from_secs(1);
+        for i in 0..1000u32 {
+            let ip = IpAddr::from(i.to_be_bytes());
+            counters.hit_at(LocalKey::Ip(ip), 5, window, at(5_000));
+        }
+        assert_eq!(counters.len(), 1000);
+        // A later window: the old keys go once enough new ones arrived.
+        for i in 0..1100u32 {
+            let ip = IpAddr::from((i + 1_000_000).to_be_bytes());
+            counters.hit_at(LocalKey::Ip(ip), 5, window, at(9_000));
+        }
+        assert!(counters.len() < 2000, "{}", counters.len());
     }
 }
