@@ -214,42 +214,43 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let start = Instant::now();
-        let info = RequestInfo::new(&req, &self.config);
+        // Nothing is taken from the request when no subscriber would record even an
+        // error line (the check is a cached per-call-site interest).
+        let info = tracing::enabled!(target: TARGET, tracing::Level::ERROR)
+            .then(|| RequestInfo::new(&req, &self.config));
         ResponseFuture {
             inner: Box::pin(self.inner.call(req)),
-            start,
-            info: Some(info),
+            info,
         }
     }
 }
 
-/// What the event needs from the request, taken before the request is handed on.
+/// What the event needs from the request, taken before the request is handed on:
+/// cheap clones (shared bytes); the text of the line is made only when it is written.
 struct RequestInfo {
+    start: Instant,
     method: http::Method,
-    path: String,
-    query: Option<String>,
-    request_id: Option<String>,
-    user_agent: Option<String>,
-    referer: Option<String>,
+    uri: http::Uri,
+    request_id: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+    referer: Option<HeaderValue>,
     headers: Option<String>,
+    config: Arc<Config>,
 }
 
 impl RequestInfo {
-    fn new<B>(req: &Request<B>, config: &Config) -> Self {
+    fn new<B>(req: &Request<B>, config: &Arc<Config>) -> Self {
         let h = req.headers();
-        let text = |name: &HeaderName| h.get(name).map(|v| lossy(v).into_owned());
         let headers = (!config.headers.is_empty()).then(|| logged_headers(h, &config.headers));
         RequestInfo {
+            start: Instant::now(),
             method: req.method().clone(),
-            path: sanitize(req.uri().path()).into_owned(),
-            query: req.uri().query().map(|q| redact_query(q, &config.redact)),
-            request_id: text(&X_REQUEST_ID),
-            user_agent: text(&header::USER_AGENT),
-            referer: h
-                .get(header::REFERER)
-                .map(|v| redact_url(&lossy(v), &config.redact)),
+            uri: req.uri().clone(),
+            request_id: h.get(X_REQUEST_ID).cloned(),
+            user_agent: h.get(header::USER_AGENT).cloned(),
+            referer: h.get(header::REFERER).cloned(),
             headers,
+            config: Arc::clone(config),
         }
     }
 }
@@ -257,14 +258,13 @@ impl RequestInfo {
 /// The response future of [`AccessLog`].
 pub struct ResponseFuture<F> {
     inner: Pin<Box<F>>,
-    start: Instant,
     info: Option<RequestInfo>,
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("start", &self.start)
+            .field("logged", &self.info.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -282,7 +282,7 @@ where
             Poll::Ready(result) => result,
         };
         if let (Ok(response), Some(info)) = (&result, self.info.take()) {
-            emit(&info, response, self.start);
+            emit(&info, response);
         }
         Poll::Ready(result)
     }
@@ -293,8 +293,8 @@ macro_rules! access_event {
         tracing::event!(
             target: TARGET,
             $level,
-            method = $info.method.as_str(),
-            path = $info.path.as_str(),
+            method = $info.method,
+            path = &*$info.path,
             query = $info.query.as_deref(),
             status = $status,
             latency_ms = $latency,
@@ -302,7 +302,7 @@ macro_rules! access_event {
             request_id = $request_id,
             user_agent = $info.user_agent.as_deref(),
             referer = $info.referer.as_deref(),
-            headers = $info.headers.as_deref(),
+            headers = $info.headers,
             "{} {} {}",
             $info.method,
             $info.path,
@@ -311,24 +311,44 @@ macro_rules! access_event {
     };
 }
 
-fn emit<B: HttpBody>(info: &RequestInfo, response: &Response<B>, start: Instant) {
-    let latency_ms = (start.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+/// The request's side of the line, as text.
+struct Line<'a> {
+    method: &'a str,
+    path: Cow<'a, str>,
+    query: Option<String>,
+    user_agent: Option<Cow<'a, str>>,
+    referer: Option<String>,
+    headers: Option<&'a str>,
+}
+
+fn emit<B: HttpBody>(info: &RequestInfo, response: &Response<B>) {
+    let latency_ms = (info.start.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    let redact = &info.config.redact;
+    let line = Line {
+        method: info.method.as_str(),
+        path: sanitize(info.uri.path()),
+        query: info.uri.query().map(|q| redact_query(q, redact)),
+        user_agent: info.user_agent.as_ref().map(lossy),
+        referer: info.referer.as_ref().map(|v| redact_url(&lossy(v), redact)),
+        headers: info.headers.as_deref(),
+    };
     let status = response.status().as_u16();
     let bytes = response
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
         .or_else(|| response.body().size_hint().exact());
-    let response_id = response
+    let request_id = response
         .headers()
         .get(X_REQUEST_ID)
-        .map(|v| lossy(v).into_owned());
-    let request_id = response_id.as_deref().or(info.request_id.as_deref());
+        .or(info.request_id.as_ref())
+        .map(lossy);
+    let request_id = request_id.as_deref();
     // Three call sites, as a `tracing` level must be a constant.
     if status >= 500 {
         access_event!(
             tracing::Level::ERROR,
-            info,
+            line,
             status,
             latency_ms,
             bytes,
@@ -337,7 +357,7 @@ fn emit<B: HttpBody>(info: &RequestInfo, response: &Response<B>, start: Instant)
     } else if status >= 400 {
         access_event!(
             tracing::Level::WARN,
-            info,
+            line,
             status,
             latency_ms,
             bytes,
@@ -346,7 +366,7 @@ fn emit<B: HttpBody>(info: &RequestInfo, response: &Response<B>, start: Instant)
     } else {
         access_event!(
             tracing::Level::INFO,
-            info,
+            line,
             status,
             latency_ms,
             bytes,
