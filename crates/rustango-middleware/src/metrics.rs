@@ -45,20 +45,22 @@
 //! # });
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request, StatusCode};
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 use tower::{Layer, Service};
 
@@ -98,6 +100,46 @@ struct Inner {
     requests: IntCounterVec,
     duration: HistogramVec,
     in_flight: IntGauge,
+    /// The two series of each (route, method, status) seen so far, found with one
+    /// lookup instead of two label hashes into the vectors per request.
+    series: Mutex<HashMap<Box<str>, Vec<Series>>>,
+}
+
+/// The counter and histogram of one label set.
+struct Series {
+    method: &'static str,
+    status: u16,
+    requests: IntCounter,
+    duration: Histogram,
+}
+
+impl Inner {
+    fn record(&self, method: &'static str, route: &str, status: StatusCode, seconds: f64) {
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let for_route = match series.get_mut(route) {
+            Some(list) => list,
+            None => series.entry(route.into()).or_default(),
+        };
+        let code = status.as_u16();
+        let found = match for_route
+            .iter()
+            .position(|s| s.method == method && s.status == code)
+        {
+            Some(i) => &for_route[i],
+            None => {
+                let labels = [method, route, status.as_str()];
+                for_route.push(Series {
+                    method,
+                    status: code,
+                    requests: self.requests.with_label_values(&labels),
+                    duration: self.duration.with_label_values(&labels),
+                });
+                &for_route[for_route.len() - 1]
+            }
+        };
+        found.requests.inc();
+        found.duration.observe(seconds);
+    }
 }
 
 impl fmt::Debug for Metrics {
@@ -168,6 +210,7 @@ impl Metrics {
                 requests,
                 duration,
                 in_flight,
+                series: Mutex::default(),
             }),
         })
     }
@@ -285,10 +328,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
-            Some(path) => Arc::from(path.as_str()),
-            None => Arc::from(UNMATCHED),
-        };
+        // axum's `MatchedPath` shares its text: cloning it copies nothing.
+        let route = req.extensions().get::<MatchedPath>().cloned();
         let method = method_label(req.method());
         self.metrics.inner.in_flight.inc();
         ResponseFuture {
@@ -307,7 +348,7 @@ where
 struct Record {
     metrics: Metrics,
     method: &'static str,
-    route: Arc<str>,
+    route: Option<MatchedPath>,
     start: Instant,
 }
 
@@ -337,13 +378,13 @@ where
             let inner = &record.metrics.inner;
             inner.in_flight.dec();
             if let Ok(response) = &result {
-                let status = response.status();
-                let labels = [record.method, &*record.route, status.as_str()];
-                inner.requests.with_label_values(&labels).inc();
-                inner
-                    .duration
-                    .with_label_values(&labels)
-                    .observe(record.start.elapsed().as_secs_f64());
+                let route = record.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+                inner.record(
+                    record.method,
+                    route,
+                    response.status(),
+                    record.start.elapsed().as_secs_f64(),
+                );
             }
         }
         Poll::Ready(result)
