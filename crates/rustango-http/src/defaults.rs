@@ -82,7 +82,11 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let method = req.method().clone();
-        let path = request_path(&req);
+        // The URI shares its bytes; the path is copied out only for a 405.
+        let path = match req.extensions().get::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri.clone(),
+            None => req.uri().clone(),
+        };
         MethodNotAllowedFuture {
             inner: Box::pin(self.inner.call(req)),
             method,
@@ -95,7 +99,7 @@ where
 pub struct MethodNotAllowedFuture<F> {
     inner: Pin<Box<F>>,
     method: Method,
-    path: Option<String>,
+    path: Option<http::Uri>,
 }
 
 impl<F> std::fmt::Debug for MethodNotAllowedFuture<F> {
@@ -127,7 +131,7 @@ where
         let path = self.path.take().unwrap_or_default();
         let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
             .with_detail(format!("{} is not allowed on this URL.", self.method))
-            .with_instance(path);
+            .with_instance(path.path());
         if let Some(allow) = response.headers().get(header::ALLOW) {
             problem = problem.with_header(header::ALLOW, allow.clone());
         }

@@ -188,6 +188,14 @@ impl Stack {
     /// `Router::layer`: each `Router::layer` boxes every route's service again, so
     /// eight of them cost eight clones and boxed futures per request.
     pub fn apply(&self, app: Router) -> Router {
+        self.apply_inner(app, false)
+    }
+
+    /// [`apply`](Self::apply), with the problem defaults (`405` problems, panics as
+    /// `500` problems) innermost in the same composite layer: what the Builder does.
+    /// One `Router::layer` call wraps every route once; each extra call would box
+    /// every request's service and future again.
+    pub(crate) fn apply_inner(&self, app: Router, problem_defaults: bool) -> Router {
         use axum::body::Body;
         // Compression changes the body type; map it back so that it can sit inside the
         // other layers and be left out (`option_layer` needs both arms alike).
@@ -207,6 +215,13 @@ impl Stack {
             .option_layer(self.body_limit)
             .option_layer(self.csrf.clone())
             .option_layer(compression)
+            .option_layer(problem_defaults.then(|| {
+                tower::ServiceBuilder::new()
+                    .map_response(|r: http::Response<_>| r.map(Body::new))
+                    .layer(rustango_http::catch_panic_layer())
+                    .into_inner()
+            }))
+            .option_layer(problem_defaults.then_some(rustango_http::MethodNotAllowedLayer))
             .into_inner();
         app.layer(stack)
     }
