@@ -1,6 +1,6 @@
 //! [`SecurityHeadersLayer`]: HSTS, `X-Content-Type-Options`, `X-Frame-Options`,
 //! `Referrer-Policy`, cross-origin isolation headers, `Permissions-Policy` and a
-//! Content Security Policy with a fresh nonce per request.
+//! Content Security Policy with a per-request nonce, created when a page asks for it.
 //!
 //! Start from a preset and adjust it with the builder methods:
 //!
@@ -16,11 +16,32 @@
 //!
 //! # Nonces
 //!
-//! Every request gets a fresh [`CspNonce`] (256 bits from the OS generator, base64),
-//! stored as a request extension that handlers take as an extractor. The layer writes
-//! it wherever the policy says [`CspBuilder::NONCE`] (`'nonce-{nonce}'`), which is
-//! allowed in `script-src` and `style-src` (and their `-elem` variants). A template puts
-//! the same value on its `<script nonce="…">` tags.
+//! A handler takes the request's [`CspNonce`] as an extractor (or calls [`csp_nonce`]
+//! with the request's extensions): a fresh value (128 random bits, base64) created on
+//! first use, the same for the rest of the request. The layer writes it wherever the
+//! policy says [`CspBuilder::NONCE`] (`'nonce-{nonce}'`), which is allowed in
+//! `script-src` and `style-src` (and their `-elem` variants). A template puts the same
+//! value on its `<script nonce="…">` tags.
+//!
+//! A response whose handler never asked for the nonce gets the policy without it,
+//! prepared once: `script-src 'nonce-{nonce}' 'strict-dynamic'` becomes `script-src
+//! 'strict-dynamic'`, a directive whose only source was the nonce becomes `'none'`.
+//! Nothing changes for the browser (a page without the nonce cannot use it), and the
+//! request costs no random numbers and no formatting.
+//!
+//! # Documents and other responses
+//!
+//! The CSP, `Permissions-Policy` and `Cross-Origin-Opener-Policy` only apply to a
+//! document a browser renders. A response whose `Content-Type` is not one (JSON,
+//! images, CSS, scripts, …; documents are HTML, XML and SVG,
+//! `multipart/x-mixed-replace`, or no `Content-Type`) gets HSTS,
+//! `X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy` and
+//! `Cross-Origin-Resource-Policy` as configured, and the CSP `default-src 'none';
+//! frame-ancestors 'none'` (OWASP's for APIs; with the configured `frame-ancestors`
+//! if that allows framing, and report-only if the configured policy is). Headers
+//! added with [`SecurityHeadersLayer::header`] go on every response.
+//! [`SecurityHeadersLayer::same_headers_for_all_responses`] sends the whole set
+//! everywhere instead.
 //!
 //! ```
 //! use axum::{Router, response::Html, routing::get};
@@ -69,14 +90,14 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response};
+use http::header::{self, Entry, HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Response};
 use tower::{Layer, Service};
 
 /// `Cross-Origin-Opener-Policy` (not among `http`'s constants).
@@ -146,10 +167,15 @@ pub enum SecurityHeadersError {
 
 // --- the nonce --------------------------------------------------------------------
 
-/// The CSP nonce of the current request: a request extension set by
-/// [`SecurityHeadersLayer`], and an extractor (`nonce: CspNonce` in a handler's
-/// arguments). Its [`Display`](fmt::Display) is the bare value, for
+/// The CSP nonce of the current request, an extractor (`nonce: CspNonce` in a
+/// handler's arguments). Its [`Display`](fmt::Display) is the bare value, for
 /// `<script nonce="{{ nonce }}">`.
+///
+/// [`SecurityHeadersLayer`] creates it the first time the request asks for it (this
+/// extractor or [`csp_nonce`]), and only then writes it into the response's policy;
+/// a response whose page never asked gets the policy without the nonce source. Ask
+/// before the handler returns: a nonce created later (from a spawned task holding
+/// the extensions) is not in the header, so its scripts are blocked.
 ///
 /// Extracting it from a request the layer did not see is a server mistake: the
 /// rejection is a 500 problem, logged. Take `Option<CspNonce>` to make it optional.
@@ -165,13 +191,18 @@ pub enum SecurityHeadersError {
 pub struct CspNonce(pub String);
 
 impl CspNonce {
-    /// A fresh nonce: two v4 UUIDs (244 random bits from the operating system's
-    /// generator) in standard base64, 44 characters.
+    /// A fresh nonce: 128 random bits in standard base64, 24 characters (CSP asks for
+    /// at least 128 bits).
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-        CspNonce(BASE64.encode(bytes))
+        // A v4 UUID is 128 bits from the thread-local generator (seeded by the OS), 6
+        // of them fixed: the version nibble (bits 76..80) and the variant (62..64).
+        // The low 6 bits of a second one, which are random, fill those.
+        const FIXED: u128 = (0xF << 76) | (0x3 << 62);
+        let extra = uuid::Uuid::new_v4().as_u128();
+        let bits = (uuid::Uuid::new_v4().as_u128() & !FIXED)
+            | ((extra & 0xF) << 76)
+            | (((extra >> 4) & 0x3) << 62);
+        CspNonce(BASE64.encode(bits.to_be_bytes()))
     }
 
     /// The nonce value.
@@ -186,7 +217,49 @@ impl fmt::Display for CspNonce {
     }
 }
 
-crate::future::extension_extractor!(CspNonce, "SecurityHeadersLayer");
+/// The request extension [`SecurityHeadersLayer`] adds: the nonce, created on first
+/// use, shared with the response future that writes the policy.
+#[derive(Debug, Clone, Default)]
+struct NonceCell(Arc<OnceLock<CspNonce>>);
+
+/// The CSP nonce of the request these extensions belong to, created on first use
+/// (the same value for every later call and for the [`CspNonce`] extractor); `None`
+/// when [`SecurityHeadersLayer`] does not wrap the route.
+///
+/// For code that has the extensions but not an extractor, e.g. template context
+/// builders.
+pub fn csp_nonce(extensions: &http::Extensions) -> Option<CspNonce> {
+    extensions
+        .get::<NonceCell>()
+        .map(|cell| cell.0.get_or_init(CspNonce::generate).clone())
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CspNonce {
+    type Rejection = rustango_http::Problem;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        csp_nonce(&parts.extensions).ok_or_else(|| {
+            tracing::error!(
+                "a handler takes CspNonce but SecurityHeadersLayer does not wrap its route"
+            );
+            rustango_http::Problem::internal()
+        })
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for CspNonce {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(csp_nonce(&parts.extensions))
+    }
+}
 
 // --- the CSP builder --------------------------------------------------------------
 
@@ -369,36 +442,77 @@ impl CspBuilder {
             return Err(SecurityHeadersError::EmptyPolicy);
         }
         let mut text = String::new();
+        let mut without_nonce = String::new();
         for (name, sources) in &self.directives {
             check_directive_name(name)?;
-            if !text.is_empty() {
-                text.push_str("; ");
-            }
-            text.push_str(name);
             for source in sources {
                 check_source(name, source)?;
-                text.push(' ');
-                text.push_str(source);
+            }
+            push_directive(&mut text, name, sources.iter().map(String::as_str));
+            if sources.iter().any(|s| s == CspBuilder::NONCE) {
+                // With a nonce, browsers ignore `'unsafe-inline'` (it is there for
+                // those that predate nonces): without it, it would let every inline
+                // script (or style) run, so it goes too. Nothing left: nothing allowed.
+                let kept: Vec<&str> = sources
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| {
+                        *s != CspBuilder::NONCE && !s.eq_ignore_ascii_case("'unsafe-inline'")
+                    })
+                    .collect();
+                let kept = if kept.is_empty() {
+                    vec!["'none'"]
+                } else {
+                    kept
+                };
+                push_directive(&mut without_nonce, name, kept);
+            } else {
+                push_directive(&mut without_nonce, name, sources.iter().map(String::as_str));
             }
         }
-        let pieces: Vec<String> = text.split(CspBuilder::NONCE).map(str::to_owned).collect();
-        let fixed = if pieces.len() == 1 {
-            // Checked above: visible ASCII and spaces only.
-            Some(HeaderValue::try_from(text.as_str()).map_err(|_| {
-                SecurityHeadersError::InvalidHeaderValue {
-                    name: header::CONTENT_SECURITY_POLICY.to_string(),
-                    value: text.clone(),
-                }
-            })?)
-        } else {
-            None
+        // What may frame a response does not change with its type.
+        let frame_ancestors = self.directives.iter().find(|(n, _)| n == "frame-ancestors");
+        let for_other_responses = match frame_ancestors {
+            Some((name, sources)) if sources.iter().any(|s| s != "'none'") => {
+                let mut short = String::from("default-src 'none'");
+                push_directive(&mut short, name, sources.iter().map(String::as_str));
+                header_value(&short)?
+            }
+            _ => HeaderValue::from_static(SHORT_POLICY),
         };
+        let pieces: Vec<String> = text.split(CspBuilder::NONCE).map(str::to_owned).collect();
         Ok(ContentSecurityPolicy {
+            without_nonce: header_value(&without_nonce)?,
+            for_other_responses,
             text,
             pieces,
-            fixed,
         })
     }
+}
+
+/// The policy non-document responses get (OWASP's for REST APIs): nothing may load,
+/// nothing may frame.
+const SHORT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Appends `name sources…` to a policy, after `; ` unless it is the first directive.
+fn push_directive<'a>(policy: &mut String, name: &str, sources: impl IntoIterator<Item = &'a str>) {
+    if !policy.is_empty() {
+        policy.push_str("; ");
+    }
+    policy.push_str(name);
+    for source in sources {
+        policy.push(' ');
+        policy.push_str(source);
+    }
+}
+
+/// A checked policy as a header value (visible ASCII and spaces: cannot fail, but
+/// report rather than panic).
+fn header_value(policy: &str) -> Result<HeaderValue, SecurityHeadersError> {
+    HeaderValue::try_from(policy).map_err(|_| SecurityHeadersError::InvalidHeaderValue {
+        name: header::CONTENT_SECURITY_POLICY.to_string(),
+        value: policy.to_owned(),
+    })
 }
 
 fn check_directive_name(name: &str) -> Result<(), SecurityHeadersError> {
@@ -452,35 +566,50 @@ fn check_source(directive: &str, source: &str) -> Result<(), SecurityHeadersErro
     Ok(())
 }
 
-/// A checked Content Security Policy, made by [`CspBuilder::build`]. Its
-/// [`Display`](fmt::Display) is the header value with the nonce placeholder still in
-/// it.
+/// A checked Content Security Policy, made by [`CspBuilder::build`], with every header
+/// value the layer sends prepared. Its [`Display`](fmt::Display) is the policy with
+/// the nonce placeholder still in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentSecurityPolicy {
     /// The policy as text, placeholder included.
     text: String,
     /// `text` split at each nonce placeholder.
     pieces: Vec<String>,
-    /// The header value when the policy has no nonce.
-    fixed: Option<HeaderValue>,
+    /// The header value for a page that did not take the nonce: the nonce sources
+    /// left out (a directive left empty becomes `'none'`).
+    without_nonce: HeaderValue,
+    /// The header value for responses that are not documents: [`SHORT_POLICY`], with
+    /// this policy's `frame-ancestors` if it allows any.
+    for_other_responses: HeaderValue,
 }
 
 impl ContentSecurityPolicy {
     /// Whether the policy holds [`CspBuilder::NONCE`].
     pub fn uses_nonce(&self) -> bool {
-        self.fixed.is_none()
+        self.pieces.len() > 1
     }
 
     /// The policy with `nonce` in place of every placeholder.
     pub fn render(&self, nonce: &CspNonce) -> String {
-        self.pieces.join(&format!("'nonce-{nonce}'"))
+        let source_len = "'nonce-'".len() + nonce.0.len();
+        let mut policy = String::with_capacity(self.text.len() + self.pieces.len() * source_len);
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if i > 0 {
+                policy.push_str("'nonce-");
+                policy.push_str(&nonce.0);
+                policy.push('\'');
+            }
+            policy.push_str(piece);
+        }
+        policy
     }
 
-    /// The header value for one request.
-    fn header_value(&self, nonce: &CspNonce) -> Option<HeaderValue> {
-        if let Some(fixed) = &self.fixed {
-            return Some(fixed.clone());
-        }
+    /// The header value for a document response, `nonce` being the request's if it
+    /// was created.
+    fn header_value(&self, nonce: Option<&CspNonce>) -> Option<HeaderValue> {
+        let Some(nonce) = nonce.filter(|_| self.uses_nonce()) else {
+            return Some(self.without_nonce.clone());
+        };
         // Checked sources and a base64 nonce: cannot fail, but never panic here.
         match HeaderValue::try_from(self.render(nonce)) {
             Ok(value) => Some(value),
@@ -604,8 +733,8 @@ impl CrossOriginResourcePolicy {
 
 // --- the layer --------------------------------------------------------------------
 
-/// Adds security headers to every response and a [`CspNonce`] to every request; see
-/// the [module docs](self).
+/// Adds security headers to every response and offers a [`CspNonce`] to every
+/// request; see the [module docs](self).
 ///
 /// Cloning is cheap (the configuration is shared).
 #[derive(Debug, Clone, Default)]
@@ -613,6 +742,8 @@ pub struct SecurityHeadersLayer {
     config: Arc<Config>,
 }
 
+/// The settings, and the header lists derived from them by [`Config::prepare`] after
+/// every change, so that a response only clones ready values.
 #[derive(Debug, Clone, Default)]
 struct Config {
     /// Fixed headers, in the order they were set.
@@ -621,6 +752,117 @@ struct Config {
     csp: Option<ContentSecurityPolicy>,
     /// `Content-Security-Policy-Report-Only`.
     csp_report_only: Option<ContentSecurityPolicy>,
+    /// [`SecurityHeadersLayer::same_headers_for_all_responses`].
+    same_headers_for_all: bool,
+    /// `headers` without the ones only documents use.
+    other_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The CSP header of responses that are not documents.
+    other_csp: Option<(HeaderName, HeaderValue)>,
+}
+
+impl Config {
+    fn prepare(&mut self) {
+        self.other_headers = self
+            .headers
+            .iter()
+            .filter(|(name, _)| !is_document_only(name))
+            .cloned()
+            .collect();
+        // One policy is enough: the short one forbids everything an enforced one
+        // could; report-only alone stays report-only.
+        self.other_csp = match (&self.csp, &self.csp_report_only) {
+            (Some(policy), _) => Some((
+                header::CONTENT_SECURITY_POLICY,
+                policy.for_other_responses.clone(),
+            )),
+            (None, Some(policy)) => Some((
+                header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
+                policy.for_other_responses.clone(),
+            )),
+            (None, None) => None,
+        };
+    }
+
+    /// Adds the headers `headers` lacks, `nonce` being the request's if it was created.
+    fn apply(&self, headers: &mut HeaderMap, nonce: Option<&CspNonce>) {
+        let document = self.same_headers_for_all || is_document(headers);
+        let fixed = if document {
+            &self.headers
+        } else {
+            &self.other_headers
+        };
+        // One growth of the map for these and the policies, not one per doubling.
+        headers.reserve(fixed.len() + 2);
+        for (name, value) in fixed {
+            if let Entry::Vacant(slot) = headers.entry(name) {
+                slot.insert(value.clone());
+            }
+        }
+        if !document {
+            if let Some((name, value)) = &self.other_csp
+                && let Entry::Vacant(slot) = headers.entry(name)
+            {
+                slot.insert(value.clone());
+            }
+            return;
+        }
+        let policies = [
+            (header::CONTENT_SECURITY_POLICY, &self.csp),
+            (
+                header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
+                &self.csp_report_only,
+            ),
+        ];
+        for (name, policy) in policies {
+            if let Some(policy) = policy
+                && let Entry::Vacant(slot) = headers.entry(name)
+                && let Some(value) = policy.header_value(nonce)
+            {
+                slot.insert(value);
+            }
+        }
+    }
+}
+
+/// Headers that only mean something on a document a browser renders, however they
+/// were set. (The CSP is handled apart: non-documents get a short one.)
+fn is_document_only(name: &HeaderName) -> bool {
+    name == PERMISSIONS_POLICY || name == CROSS_ORIGIN_OPENER_POLICY
+}
+
+/// Whether a response with these headers may be rendered as a page: no (or an empty)
+/// `Content-Type`, HTML, XML (SVG and any `+xml` included),
+/// `multipart/x-mixed-replace`, and what a browser would sniff (no `/`,
+/// `unknown/unknown`, `application/unknown`, `*/*`).
+fn is_document(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let bytes = content_type.as_bytes();
+    let essence = match bytes.iter().position(|&b| b == b';') {
+        Some(end) => &bytes[..end],
+        None => bytes,
+    }
+    .trim_ascii();
+    const DOCUMENT_TYPES: [&[u8]; 9] = [
+        b"text/html",
+        b"application/xhtml+xml",
+        b"image/svg+xml",
+        b"text/xml",
+        b"application/xml",
+        b"multipart/x-mixed-replace",
+        b"unknown/unknown",
+        b"application/unknown",
+        b"*/*",
+    ];
+    !essence.contains(&b'/')
+        || DOCUMENT_TYPES
+            .iter()
+            .any(|t| essence.eq_ignore_ascii_case(t))
+        || essence
+            .len()
+            .checked_sub(4)
+            .is_some_and(|start| essence[start..].eq_ignore_ascii_case(b"+xml"))
 }
 
 impl SecurityHeadersLayer {
@@ -708,31 +950,52 @@ impl SecurityHeadersLayer {
             .with_csp(true, builtin(&CspBuilder::strict_starter()))
     }
 
-    /// No headers at all; add them with the builder methods. Requests still get a
-    /// [`CspNonce`].
+    /// No headers at all; add them with the builder methods. Handlers can still take
+    /// a [`CspNonce`].
     pub fn empty() -> Self {
         SecurityHeadersLayer::default()
     }
 
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
+    /// Changes the settings, then prepares the header lists responses use.
+    fn edit(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        change(config);
+        config.prepare();
+        self
     }
 
-    /// Sets (or replaces) any header. Setting `Content-Security-Policy` or its
-    /// report-only twin this way replaces a policy set with [`csp`](Self::csp) by a
-    /// fixed value.
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        let config = self.config();
-        if name == header::CONTENT_SECURITY_POLICY {
-            config.csp = None;
-        } else if name == header::CONTENT_SECURITY_POLICY_REPORT_ONLY {
-            config.csp_report_only = None;
-        }
-        match config.headers.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, existing)) => *existing = value,
-            None => config.headers.push((name, value)),
-        }
-        self
+    /// Sends every configured header, the whole CSP included, on every response.
+    ///
+    /// By default only documents (HTML, XML and SVG, `multipart/x-mixed-replace`, or no
+    /// `Content-Type`) get the whole set. Other responses (JSON, images, scripts, …)
+    /// get `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'` (the
+    /// policy's own `frame-ancestors` if it allows framing; report-only if the policy
+    /// is) and no `Permissions-Policy` or `Cross-Origin-Opener-Policy`, which only
+    /// apply to a page a browser renders: the same protection, several hundred bytes
+    /// less per response. Use this when a client or a scanner expects the full set
+    /// everywhere.
+    pub fn same_headers_for_all_responses(self) -> Self {
+        self.edit(|config| config.same_headers_for_all = true)
+    }
+
+    /// Sets (or replaces) any header. It is sent on every response, documents or not,
+    /// except `Permissions-Policy` and `Cross-Origin-Opener-Policy`, which only
+    /// documents get (see
+    /// [`same_headers_for_all_responses`](Self::same_headers_for_all_responses)).
+    /// Setting `Content-Security-Policy` or its report-only twin this way replaces a
+    /// policy set with [`csp`](Self::csp) by a fixed value, sent on every response.
+    pub fn header(self, name: HeaderName, value: HeaderValue) -> Self {
+        self.edit(|config| {
+            if name == header::CONTENT_SECURITY_POLICY {
+                config.csp = None;
+            } else if name == header::CONTENT_SECURITY_POLICY_REPORT_ONLY {
+                config.csp_report_only = None;
+            }
+            match config.headers.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, existing)) => *existing = value,
+                None => config.headers.push((name, value)),
+            }
+        })
     }
 
     /// [`header`](Self::header) from text.
@@ -755,15 +1018,15 @@ impl SecurityHeadersLayer {
     }
 
     /// Stops sending a header (a CSP set with [`csp`](Self::csp) included).
-    pub fn remove(mut self, name: &HeaderName) -> Self {
-        let config = self.config();
-        if name == header::CONTENT_SECURITY_POLICY {
-            config.csp = None;
-        } else if name == header::CONTENT_SECURITY_POLICY_REPORT_ONLY {
-            config.csp_report_only = None;
-        }
-        config.headers.retain(|(n, _)| n != name);
-        self
+    pub fn remove(self, name: &HeaderName) -> Self {
+        self.edit(|config| {
+            if name == header::CONTENT_SECURITY_POLICY {
+                config.csp = None;
+            } else if name == header::CONTENT_SECURITY_POLICY_REPORT_ONLY {
+                config.csp_report_only = None;
+            }
+            config.headers.retain(|(n, _)| n != name);
+        })
     }
 
     /// `Strict-Transport-Security: max-age=<seconds>[; includeSubDomains][; preload]`.
@@ -858,20 +1121,20 @@ impl SecurityHeadersLayer {
             .remove(&header::CONTENT_SECURITY_POLICY_REPORT_ONLY)
     }
 
-    fn with_csp(mut self, report_only: bool, policy: ContentSecurityPolicy) -> Self {
+    fn with_csp(self, report_only: bool, policy: ContentSecurityPolicy) -> Self {
         let name = if report_only {
             header::CONTENT_SECURITY_POLICY_REPORT_ONLY
         } else {
             header::CONTENT_SECURITY_POLICY
         };
-        let config = self.config();
-        config.headers.retain(|(n, _)| *n != name);
-        if report_only {
-            config.csp_report_only = Some(policy);
-        } else {
-            config.csp = Some(policy);
-        }
-        self
+        self.edit(|config| {
+            config.headers.retain(|(n, _)| *n != name);
+            if report_only {
+                config.csp_report_only = Some(policy);
+            } else {
+                config.csp = Some(policy);
+            }
+        })
     }
 }
 
@@ -913,7 +1176,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let nonce = CspNonce::generate();
+        let nonce = NonceCell::default();
         req.extensions_mut().insert(nonce.clone());
         ResponseFuture {
             inner: Box::pin(self.inner.call(req)),
@@ -924,10 +1187,13 @@ where
 }
 
 /// The response future of [`SecurityHeaders`].
+//
+// The inner future is boxed because the crate has no pin-projection helper (and
+// forbids `unsafe`); it is one small allocation.
 pub struct ResponseFuture<F> {
     inner: Pin<Box<F>>,
     config: Arc<Config>,
-    nonce: CspNonce,
+    nonce: NonceCell,
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -943,39 +1209,17 @@ where
     type Output = Result<Response<B>, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut response = match self.inner.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Ready(Ok(response)) => response,
-        };
-        let config = &self.config;
-        let headers = response.headers_mut();
-        for (name, value) in &config.headers {
-            if !headers.contains_key(name) {
-                headers.insert(name.clone(), value.clone());
-            }
-        }
-        let policies = [
-            (header::CONTENT_SECURITY_POLICY, &config.csp),
-            (
-                header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
-                &config.csp_report_only,
-            ),
-        ];
-        for (name, policy) in policies {
-            if let Some(policy) = policy
-                && !headers.contains_key(&name)
-                && let Some(value) = policy.header_value(&self.nonce)
-            {
-                headers.insert(name, value);
-            }
-        }
+        let mut response = ready!(self.inner.as_mut().poll(cx))?;
+        self.config
+            .apply(response.headers_mut(), self.nonce.0.get());
         Poll::Ready(Ok(response))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]
@@ -1089,8 +1333,184 @@ mod tests {
         let a = CspNonce::generate();
         let b = CspNonce::generate();
         assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 44);
-        assert_eq!(BASE64.decode(a.as_str()).unwrap().len(), 32);
+        assert_eq!(a.as_str().len(), 24);
+        assert_eq!(BASE64.decode(a.as_str()).unwrap().len(), 16);
+        // The version and variant bits of a v4 UUID are random here too: over 64
+        // nonces, the fixed `4` nibble and `10` bits would show every time.
+        let (versions, variants): (HashSet<u8>, HashSet<u8>) = (0..64)
+            .map(|_| {
+                let bytes = BASE64.decode(CspNonce::generate().as_str()).unwrap();
+                (bytes[6] >> 4, bytes[8] >> 6)
+            })
+            .unzip();
+        assert!(versions.len() > 1, "{versions:?}");
+        assert_eq!(variants.len(), 4, "{variants:?}");
+    }
+
+    fn text(value: &HeaderValue) -> &str {
+        value.to_str().unwrap()
+    }
+
+    #[test]
+    fn policy_without_the_nonce() {
+        let strict = CspBuilder::strict_starter().build().unwrap();
+        assert_eq!(
+            text(&strict.without_nonce),
+            "default-src 'self'; script-src 'strict-dynamic'; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        );
+        assert_eq!(strict.header_value(None).unwrap(), strict.without_nonce);
+        let nonce = CspNonce("abc".into());
+        assert_eq!(
+            text(&strict.header_value(Some(&nonce)).unwrap()),
+            strict.render(&nonce)
+        );
+
+        // A nonce-only directive allows nothing without the nonce.
+        let only = CspBuilder::new()
+            .script_src([CspBuilder::NONCE])
+            .style_src(["'self'", CspBuilder::NONCE])
+            .build()
+            .unwrap();
+        assert_eq!(
+            text(&only.without_nonce),
+            "script-src 'none'; style-src 'self'"
+        );
+
+        // `'unsafe-inline'` next to a nonce is ignored by browsers: without the nonce
+        // it must not start to count. Elsewhere it stays.
+        let fallback = CspBuilder::new()
+            .script_src([CspBuilder::NONCE, "'UNSAFE-INLINE'", "https:"])
+            .style_src(["'self'", "'unsafe-inline'"])
+            .build()
+            .unwrap();
+        assert_eq!(
+            text(&fallback.without_nonce),
+            "script-src https:; style-src 'self' 'unsafe-inline'"
+        );
+
+        // Without a nonce, the one value is sent whatever the request did.
+        let fixed = CspBuilder::new().default_src(["'self'"]).build().unwrap();
+        assert!(!fixed.uses_nonce());
+        assert_eq!(
+            fixed.header_value(Some(&nonce)).unwrap(),
+            "default-src 'self'"
+        );
+    }
+
+    #[test]
+    fn policy_for_other_responses() {
+        let short = |policy: CspBuilder| policy.build().unwrap().for_other_responses;
+        assert_eq!(short(CspBuilder::strict_starter()), SHORT_POLICY);
+        // No frame-ancestors: OWASP's policy as it is.
+        assert_eq!(
+            short(CspBuilder::new().default_src(["'self'"])),
+            SHORT_POLICY
+        );
+        // The configured framing is kept, so a same-origin frame of a PDF still works.
+        assert_eq!(
+            short(CspBuilder::new().frame_ancestors(["'self'", "https://a.example"])),
+            "default-src 'none'; frame-ancestors 'self' https://a.example"
+        );
+        let relaxed = SecurityHeadersLayer::relaxed();
+        assert_eq!(
+            relaxed.config.other_csp,
+            Some((
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'")
+            ))
+        );
+        let dev = SecurityHeadersLayer::dev();
+        assert_eq!(
+            dev.config.other_csp,
+            Some((
+                header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
+                HeaderValue::from_static(SHORT_POLICY)
+            ))
+        );
+        assert_eq!(
+            SecurityHeadersLayer::strict().no_csp().config.other_csp,
+            None
+        );
+    }
+
+    #[test]
+    fn document_types() {
+        let document = |content_type: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(value) = content_type {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            }
+            is_document(&headers)
+        };
+        for yes in [
+            None,
+            Some(""),
+            Some("text/html"),
+            Some("Text/HTML; charset=utf-8"),
+            Some(" text/html ;charset=utf-8"),
+            Some("application/xhtml+xml"),
+            Some("image/svg+xml"),
+            Some("text/xml"),
+            Some("application/XML"),
+            Some("application/atom+xml; charset=utf-8"),
+            Some("multipart/x-mixed-replace; boundary=frame"),
+            Some("html"),
+            Some("unknown/unknown"),
+            Some("*/*"),
+        ] {
+            assert!(document(yes), "{yes:?} is a document");
+        }
+        for no in [
+            "application/json",
+            "application/problem+json",
+            "text/plain; charset=utf-8",
+            "text/css",
+            "text/javascript",
+            "image/png",
+            "application/octet-stream",
+            "application/pdf",
+            "text/html-sandboxed",
+            "application/xml-dtd",
+        ] {
+            assert!(!document(Some(no)), "{no:?} is not a document");
+        }
+    }
+
+    #[test]
+    fn lean_and_full_sets() {
+        let names = |config: &Config, content_type: &'static str, nonce: Option<&CspNonce>| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            config.apply(&mut headers, nonce);
+            headers.remove(header::CONTENT_TYPE);
+            let mut names: Vec<String> = headers.keys().map(|n| n.to_string()).collect();
+            names.sort();
+            names
+        };
+        let strict = SecurityHeadersLayer::strict()
+            .header(
+                HeaderName::from_static("reporting-endpoints"),
+                HeaderValue::from_static("csp=\"/r\""),
+            )
+            .permissions_policy("camera=(self)")
+            .unwrap();
+        let lean = [
+            "content-security-policy",
+            "cross-origin-resource-policy",
+            "referrer-policy",
+            "reporting-endpoints",
+            "strict-transport-security",
+            "x-content-type-options",
+            "x-frame-options",
+        ];
+        assert_eq!(names(&strict.config, "application/json", None), lean);
+        let mut full = lean.to_vec();
+        full.extend(["cross-origin-opener-policy", "permissions-policy"]);
+        full.sort();
+        assert_eq!(names(&strict.config, "text/html", None), full);
+        let everywhere = strict.same_headers_for_all_responses();
+        assert_eq!(names(&everywhere.config, "application/json", None), full);
     }
 
     #[test]

@@ -3,15 +3,23 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use http::header::{HeaderName, HeaderValue};
+use axum::{Json, Router};
+use http::StatusCode;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use rustango_http::RouterExt;
 use rustango_http::test_client::{TestClient, TestResponse};
 use rustango_middleware::security_headers::{
     CspBuilder, CspNonce, FrameOptions, ReferrerPolicy, SecurityHeadersError, SecurityHeadersLayer,
+    csp_nonce,
 };
+
+/// What `strict()` sends to a page that did not take the nonce.
+const STRICT_WITHOUT_NONCE: &str = "default-src 'self'; script-src 'strict-dynamic'; \
+    object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+/// What every preset sends to responses that are not documents.
+const SHORT_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
 async fn page(nonce: CspNonce) -> Html<String> {
     Html(format!("<script nonce=\"{nonce}\"></script>"))
@@ -31,11 +39,45 @@ async fn optional(nonce: Option<CspNonce>) -> String {
     format!("{}", nonce.is_some())
 }
 
+async fn json() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true }))
+}
+
+/// A page without scripts: it never asks for the nonce.
+async fn plain_page() -> Html<&'static str> {
+    Html("<h1>Hello</h1>")
+}
+
+/// The body as `application/problem+json`, or without any `Content-Type`, or with the
+/// one given by the `type` query parameter.
+async fn typed(axum::extract::RawQuery(query): axum::extract::RawQuery) -> impl IntoResponse {
+    let mut response = "<p>typed</p>".into_response();
+    response.headers_mut().remove(CONTENT_TYPE);
+    if let Some(value) = query.as_deref().and_then(|q| q.strip_prefix("type=")) {
+        let value = value.replace("%20", " ").replace("%3B", ";");
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::try_from(value).unwrap());
+    }
+    response
+}
+
+/// Asks through the extractor and twice through `csp_nonce`, and shows all three.
+async fn twice(first: CspNonce, request: axum::extract::Request) -> Html<String> {
+    let second = csp_nonce(request.extensions()).unwrap();
+    let third = csp_nonce(request.extensions()).unwrap();
+    Html(format!("{first} {second} {third}"))
+}
+
 fn client(layer: SecurityHeadersLayer) -> TestClient {
     let app = Router::new()
         .route("/", get(page))
         .route("/framed", get(framed))
         .route("/optional", get(optional))
+        .route("/json", get(json))
+        .route("/plain", get(plain_page))
+        .route("/typed", get(typed))
+        .route("/twice", get(twice))
         .with_problem_defaults()
         .layer(layer);
     TestClient::new(app)
@@ -138,8 +180,8 @@ async fn empty_preset_and_builders() {
     ] {
         assert!(r.header(name).is_none(), "{name} sent by empty()");
     }
-    // The nonce is still there for templates.
-    assert_eq!(page_nonce(&r).len(), 44);
+    // The nonce is still there for templates (128 bits of base64).
+    assert_eq!(page_nonce(&r).len(), 24);
 
     let layer = SecurityHeadersLayer::empty()
         .hsts(Duration::from_secs(63_072_000), true, true)
@@ -223,8 +265,8 @@ async fn nonce_is_fresh_per_request_and_matches_the_header() {
             nonce_in(r.header("content-security-policy").unwrap()),
             nonce
         );
-        // 256 bits of base64.
-        assert_eq!(nonce.len(), 44);
+        // 128 bits of base64.
+        assert_eq!(nonce.len(), 24);
         assert!(seen.insert(nonce), "a nonce was reused");
     }
 }
@@ -253,7 +295,10 @@ async fn problem_responses_get_headers_too() {
     assert_eq!(r.status, 404);
     assert_eq!(r.problem().status(), 404);
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-    assert!(r.header("content-security-policy").is_some());
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    // A problem is `application/problem+json`: not a document.
+    assert_eq!(r.header("content-security-policy"), Some(SHORT_POLICY));
+    assert!(r.header("permissions-policy").is_none());
 }
 
 #[tokio::test]
@@ -330,4 +375,218 @@ fn bad_builder_values_are_typed_errors() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("script-src"), "{err}");
+}
+
+#[tokio::test]
+async fn json_gets_the_lean_set() {
+    let r = client(SecurityHeadersLayer::strict())
+        .get("/json")
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-security-policy"), Some(SHORT_POLICY));
+    assert!(r.header("content-security-policy-report-only").is_none());
+    assert!(r.header("permissions-policy").is_none());
+    assert!(r.header("cross-origin-opener-policy").is_none());
+    // The rest of the configured set is still there.
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=63072000; includeSubDomains")
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(
+        r.header("referrer-policy"),
+        Some("strict-origin-when-cross-origin")
+    );
+    assert_eq!(
+        r.header("cross-origin-resource-policy"),
+        Some("same-origin")
+    );
+}
+
+#[tokio::test]
+async fn a_page_without_the_nonce_gets_the_policy_without_it() {
+    let r = client(SecurityHeadersLayer::strict())
+        .get("/plain")
+        .send()
+        .await;
+    let csp = r.header("content-security-policy").unwrap();
+    assert_eq!(csp, STRICT_WITHOUT_NONCE);
+    assert!(!csp.contains("'nonce-"), "{csp}");
+    // A document keeps the document-only headers.
+    assert!(r.header("permissions-policy").is_some());
+    assert_eq!(r.header("cross-origin-opener-policy"), Some("same-origin"));
+}
+
+#[tokio::test]
+async fn a_page_that_takes_the_nonce_gets_it_in_the_policy() {
+    let client = client(SecurityHeadersLayer::strict());
+    let first = client.get("/").send().await;
+    let second = client.get("/").send().await;
+    let mut nonces = Vec::new();
+    for r in [&first, &second] {
+        let nonce = page_nonce(r);
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(
+                format!(
+                    "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic'; \
+                     object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+                )
+                .as_str()
+            )
+        );
+        assert!(r.text().contains(&format!("nonce=\"{nonce}\"")));
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1]);
+}
+
+#[tokio::test]
+async fn one_nonce_per_request_however_it_is_asked_for() {
+    let r = client(SecurityHeadersLayer::strict())
+        .get("/twice")
+        .send()
+        .await;
+    let body = r.text();
+    let values: Vec<&str> = body.split(' ').collect();
+    assert_eq!(values.len(), 3, "{body}");
+    assert_eq!(values[0], values[1]);
+    assert_eq!(values[1], values[2]);
+    assert_eq!(
+        nonce_in(r.header("content-security-policy").unwrap()),
+        values[0]
+    );
+}
+
+#[tokio::test]
+async fn the_full_set_everywhere_on_request() {
+    let r = client(SecurityHeadersLayer::strict().same_headers_for_all_responses())
+        .get("/json")
+        .send()
+        .await;
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some(STRICT_WITHOUT_NONCE)
+    );
+    assert!(r.header("permissions-policy").is_some());
+    assert_eq!(r.header("cross-origin-opener-policy"), Some("same-origin"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+}
+
+#[tokio::test]
+async fn report_only_stays_report_only_on_json() {
+    let r = client(SecurityHeadersLayer::dev())
+        .get("/json")
+        .send()
+        .await;
+    assert!(r.header("content-security-policy").is_none());
+    assert_eq!(
+        r.header("content-security-policy-report-only"),
+        Some(SHORT_POLICY)
+    );
+    // No policy configured: none invented.
+    let r = client(SecurityHeadersLayer::strict().no_csp())
+        .get("/json")
+        .send()
+        .await;
+    assert!(r.header("content-security-policy").is_none());
+    assert!(r.header("content-security-policy-report-only").is_none());
+}
+
+#[tokio::test]
+async fn what_counts_as_a_document() {
+    let client = client(SecurityHeadersLayer::strict());
+    for (query, document) in [
+        ("?type=Text/HTML%3B%20charset=utf-8", true),
+        ("", true),
+        ("?type=image/svg+xml", true),
+        ("?type=application/problem+json", false),
+        ("?type=text/css", false),
+    ] {
+        let r = client.get(format!("/typed{query}")).send().await;
+        let csp = r.header("content-security-policy").unwrap();
+        if document {
+            assert_eq!(csp, STRICT_WITHOUT_NONCE, "{query}");
+            assert!(r.header("permissions-policy").is_some(), "{query}");
+        } else {
+            assert_eq!(csp, SHORT_POLICY, "{query}");
+            assert!(r.header("permissions-policy").is_none(), "{query}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_nonce_only_directive_becomes_none() {
+    let layer = SecurityHeadersLayer::empty()
+        .csp(
+            CspBuilder::new()
+                .default_src(["'self'"])
+                .script_src([CspBuilder::NONCE]),
+        )
+        .unwrap();
+    let client = client(layer);
+    let r = client.get("/plain").send().await;
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'; script-src 'none'")
+    );
+    let r = client.get("/").send().await;
+    let nonce = page_nonce(&r);
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some(format!("default-src 'self'; script-src 'nonce-{nonce}'").as_str())
+    );
+}
+
+#[tokio::test]
+async fn user_headers_go_everywhere_but_permissions_policy() {
+    let layer = SecurityHeadersLayer::empty()
+        .header(
+            HeaderName::from_static("reporting-endpoints"),
+            HeaderValue::from_static("csp=\"/csp-reports\""),
+        )
+        .permissions_policy("camera=(self)")
+        .unwrap()
+        .try_header("content-security-policy", "default-src 'self'")
+        .unwrap();
+    let r = client(layer).get("/json").send().await;
+    assert_eq!(
+        r.header("reporting-endpoints"),
+        Some("csp=\"/csp-reports\"")
+    );
+    // A fixed policy set as a header is the user's: sent as it is.
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'")
+    );
+    assert!(r.header("permissions-policy").is_none());
+}
+
+#[tokio::test]
+async fn no_status_body_and_handler_headers() {
+    // A handler's own CSP on a JSON response is kept, like anywhere else.
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                (
+                    [("content-security-policy", "sandbox")],
+                    Json(serde_json::json!([])),
+                )
+            }),
+        )
+        .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
+        .layer(SecurityHeadersLayer::strict());
+    let client = TestClient::new(app);
+    let r = client.get("/").send().await;
+    assert_eq!(r.header("content-security-policy"), Some("sandbox"));
+    // No Content-Type: treated as a document.
+    let r = client.get("/empty").send().await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some(STRICT_WITHOUT_NONCE)
+    );
 }
