@@ -136,30 +136,7 @@ impl fmt::Debug for CsrfToken {
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CsrfToken {
-    type Rejection = Problem;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        get_token(&parts.extensions).ok_or_else(|| {
-            tracing::error!("a handler takes CsrfToken but CsrfLayer does not wrap its route");
-            Problem::internal()
-        })
-    }
-}
-
-impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for CsrfToken {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(get_token(&parts.extensions))
-    }
-}
+crate::future::extension_extractor!(CsrfToken, "CsrfLayer", get_token);
 
 /// The CSRF token of the request whose extensions these are, for code that builds a
 /// page without the [`CsrfToken`] extractor (a template context, say); `None` outside

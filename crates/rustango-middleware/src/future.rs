@@ -29,11 +29,17 @@ impl<E> fmt::Debug for BoxResponseFuture<E> {
 }
 
 /// Implements `FromRequestParts` (and the `Option` form) for a value a layer puts in
-/// the request's extensions; without the layer, the plain form is a logged 500 (a
-/// wiring mistake, not bad input).
+/// the request's extensions, or makes on demand through `$get(&Extensions) ->
+/// Option<$ty>`; without the layer, the plain form is a logged 500 (a wiring mistake,
+/// not bad input).
 #[allow(unused_macros)]
 macro_rules! extension_extractor {
     ($ty:ty, $layer:literal) => {
+        $crate::future::extension_extractor!($ty, $layer, |extensions: &http::Extensions| {
+            extensions.get::<$ty>().cloned()
+        });
+    };
+    ($ty:ty, $layer:literal, $get:expr) => {
         impl<S: Send + Sync> axum::extract::FromRequestParts<S> for $ty {
             type Rejection = rustango_http::Problem;
 
@@ -41,19 +47,16 @@ macro_rules! extension_extractor {
                 parts: &mut http::request::Parts,
                 _state: &S,
             ) -> Result<Self, Self::Rejection> {
-                match parts.extensions.get::<$ty>() {
-                    Some(value) => Ok(value.clone()),
-                    None => {
-                        tracing::error!(concat!(
-                            "a handler takes ",
-                            stringify!($ty),
-                            " but ",
-                            $layer,
-                            " does not wrap its route"
-                        ));
-                        Err(rustango_http::Problem::internal())
-                    }
-                }
+                ($get)(&parts.extensions).ok_or_else(|| {
+                    tracing::error!(concat!(
+                        "a handler takes ",
+                        stringify!($ty),
+                        " but ",
+                        $layer,
+                        " does not wrap its route"
+                    ));
+                    rustango_http::Problem::internal()
+                })
             }
         }
 
@@ -64,7 +67,7 @@ macro_rules! extension_extractor {
                 parts: &mut http::request::Parts,
                 _state: &S,
             ) -> Result<Option<Self>, Self::Rejection> {
-                Ok(parts.extensions.get::<$ty>().cloned())
+                Ok(($get)(&parts.extensions))
             }
         }
     };

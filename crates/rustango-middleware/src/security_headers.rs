@@ -234,32 +234,7 @@ pub fn csp_nonce(extensions: &http::Extensions) -> Option<CspNonce> {
         .map(|cell| cell.0.get_or_init(CspNonce::generate).clone())
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CspNonce {
-    type Rejection = rustango_http::Problem;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        csp_nonce(&parts.extensions).ok_or_else(|| {
-            tracing::error!(
-                "a handler takes CspNonce but SecurityHeadersLayer does not wrap its route"
-            );
-            rustango_http::Problem::internal()
-        })
-    }
-}
-
-impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for CspNonce {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(csp_nonce(&parts.extensions))
-    }
-}
+crate::future::extension_extractor!(CspNonce, "SecurityHeadersLayer", csp_nonce);
 
 // --- the CSP builder --------------------------------------------------------------
 
