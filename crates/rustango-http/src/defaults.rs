@@ -88,18 +88,21 @@ where
             None => req.uri().clone(),
         };
         MethodNotAllowedFuture {
-            inner: Box::pin(self.inner.call(req)),
+            inner: self.inner.call(req),
             method,
             path: Some(path),
         }
     }
 }
 
-/// The response future of [`MethodNotAllowed`].
-pub struct MethodNotAllowedFuture<F> {
-    inner: Pin<Box<F>>,
-    method: Method,
-    path: Option<http::Uri>,
+pin_project_lite::pin_project! {
+    /// The response future of [`MethodNotAllowed`].
+    pub struct MethodNotAllowedFuture<F> {
+        #[pin]
+        inner: F,
+        method: Method,
+        path: Option<http::Uri>,
+    }
 }
 
 impl<F> std::fmt::Debug for MethodNotAllowedFuture<F> {
@@ -117,8 +120,9 @@ where
 {
     type Output = Result<Response, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = match self.inner.as_mut().poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match this.inner.poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(response)) => response,
@@ -128,9 +132,9 @@ where
         if response.status() != StatusCode::METHOD_NOT_ALLOWED || !bodiless {
             return Poll::Ready(Ok(response));
         }
-        let path = self.path.take().unwrap_or_default();
+        let path = this.path.take().unwrap_or_default();
         let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
-            .with_detail(format!("{} is not allowed on this URL.", self.method))
+            .with_detail(format!("{} is not allowed on this URL.", this.method))
             .with_instance(path.path());
         if let Some(allow) = response.headers().get(header::ALLOW) {
             problem = problem.with_header(header::ALLOW, allow.clone());

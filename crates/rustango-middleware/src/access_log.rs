@@ -219,7 +219,7 @@ where
         let info = tracing::enabled!(target: TARGET, tracing::Level::ERROR)
             .then(|| RequestInfo::new(&req, &self.config));
         ResponseFuture {
-            inner: Box::pin(self.inner.call(req)),
+            inner: self.inner.call(req),
             info,
         }
     }
@@ -255,10 +255,13 @@ impl RequestInfo {
     }
 }
 
-/// The response future of [`AccessLog`].
-pub struct ResponseFuture<F> {
-    inner: Pin<Box<F>>,
-    info: Option<RequestInfo>,
+pin_project_lite::pin_project! {
+    /// The response future of [`AccessLog`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        info: Option<RequestInfo>,
+    }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -276,12 +279,13 @@ where
 {
     type Output = Result<Response<B>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let result = match self.inner.as_mut().poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = match this.inner.poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(result) => result,
         };
-        if let (Ok(response), Some(info)) = (&result, self.info.take()) {
+        if let (Ok(response), Some(info)) = (&result, this.info.take()) {
             emit(&info, response);
         }
         Poll::Ready(result)

@@ -110,17 +110,33 @@ where
             return ResponseFuture { inner: None };
         }
         let limit = self.limit;
-        let req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+        // A body whose length is known (a declared `Content-Length`, which the HTTP
+        // layer holds it to, or no body at all) cannot exceed the limit: only bodies
+        // of unknown length are wrapped and counted.
+        let bounded = req
+            .body()
+            .size_hint()
+            .upper()
+            .is_some_and(|upper| upper <= limit as u64);
+        let req = if bounded {
+            // `Body::new` of an axum `Body` is that body, not boxed again.
+            req.map(Body::new)
+        } else {
+            req.map(|body| Body::new(http_body_util::Limited::new(body, limit)))
+        };
         ResponseFuture {
-            inner: Some(Box::pin(self.inner.call(req))),
+            inner: Some(self.inner.call(req)),
         }
     }
 }
 
-/// The response future of [`BodyLimitService`].
-pub struct ResponseFuture<F> {
-    /// `None`: refused up front.
-    inner: Option<Pin<Box<F>>>,
+pin_project_lite::pin_project! {
+    /// The response future of [`BodyLimitService`].
+    pub struct ResponseFuture<F> {
+        // `None`: refused up front.
+        #[pin]
+        inner: Option<F>,
+    }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -137,11 +153,11 @@ where
 {
     type Output = Result<Response, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(inner) = self.inner.as_mut() else {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(inner) = self.project().inner.as_pin_mut() else {
             return Poll::Ready(Ok(Problem::payload_too_large().into_response()));
         };
-        let response = match inner.as_mut().poll(cx) {
+        let response = match inner.poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(response)) => response,

@@ -333,7 +333,7 @@ where
         let method = method_label(req.method());
         self.metrics.inner.in_flight.inc();
         ResponseFuture {
-            inner: Box::pin(self.inner.call(req)),
+            inner: self.inner.call(req),
             record: Some(Record {
                 metrics: self.metrics.clone(),
                 method,
@@ -352,12 +352,23 @@ struct Record {
     start: Instant,
 }
 
-/// The response future of [`MetricsService`].
-pub struct ResponseFuture<F> {
-    inner: Pin<Box<F>>,
-    /// `Some` until the response is recorded; dropping it unrecorded only lowers the
-    /// in-flight gauge.
-    record: Option<Record>,
+pin_project_lite::pin_project! {
+    /// The response future of [`MetricsService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        // `Some` until the response is recorded; dropping it unrecorded only lowers
+        // the in-flight gauge.
+        record: Option<Record>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(record) = this.project().record.take() {
+                record.metrics.inner.in_flight.dec();
+            }
+        }
+    }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -372,9 +383,10 @@ where
 {
     type Output = Result<http::Response<B>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let result = std::task::ready!(self.inner.as_mut().poll(cx));
-        if let Some(record) = self.record.take() {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Some(record) = this.record.take() {
             let inner = &record.metrics.inner;
             inner.in_flight.dec();
             if let Ok(response) = &result {
@@ -388,14 +400,6 @@ where
             }
         }
         Poll::Ready(result)
-    }
-}
-
-impl<F> Drop for ResponseFuture<F> {
-    fn drop(&mut self) {
-        if let Some(record) = self.record.take() {
-            record.metrics.inner.in_flight.dec();
-        }
     }
 }
 

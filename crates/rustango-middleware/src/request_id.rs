@@ -254,16 +254,19 @@ where
             self.inner.call(req)
         };
         ResponseFuture {
-            inner: Box::pin(future.instrument(span)),
+            inner: future.instrument(span),
             header: value.map(|v| (self.header_name.clone(), v)),
         }
     }
 }
 
-/// The response future of [`RequestIdService`].
-pub struct ResponseFuture<F> {
-    inner: Pin<Box<Instrumented<F>>>,
-    header: Option<(HeaderName, HeaderValue)>,
+pin_project_lite::pin_project! {
+    /// The response future of [`RequestIdService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        header: Option<(HeaderName, HeaderValue)>,
+    }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -280,19 +283,21 @@ where
 {
     type Output = Result<Response<B>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut response = match self.inner.as_mut().poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let mut response = match inner.as_mut().poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(response)) => response,
         };
         let status = response.status();
-        let span = self.inner.span();
+        let span = inner.span();
         span.record("http.response.status_code", i64::from(status.as_u16()));
         if status.is_server_error() {
             span.record("otel.status_code", "ERROR");
         }
-        if let Some((name, value)) = self.header.take() {
+        if let Some((name, value)) = this.header.take() {
             // A handler that set its own id (forwarding a downstream one) wins.
             if !response.headers().contains_key(&name) {
                 response.headers_mut().insert(name, value);

@@ -1154,21 +1154,21 @@ where
         let nonce = NonceCell::default();
         req.extensions_mut().insert(nonce.clone());
         ResponseFuture {
-            inner: Box::pin(self.inner.call(req)),
+            inner: self.inner.call(req),
             config: Arc::clone(&self.config),
             nonce,
         }
     }
 }
 
-/// The response future of [`SecurityHeaders`].
-//
-// The inner future is boxed because the crate has no pin-projection helper (and
-// forbids `unsafe`); it is one small allocation.
-pub struct ResponseFuture<F> {
-    inner: Pin<Box<F>>,
-    config: Arc<Config>,
-    nonce: NonceCell,
+pin_project_lite::pin_project! {
+    /// The response future of [`SecurityHeaders`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        config: Arc<Config>,
+        nonce: NonceCell,
+    }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -1183,10 +1183,11 @@ where
 {
     type Output = Result<Response<B>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut response = ready!(self.inner.as_mut().poll(cx))?;
-        self.config
-            .apply(response.headers_mut(), self.nonce.0.get());
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        this.config
+            .apply(response.headers_mut(), this.nonce.0.get());
         Poll::Ready(Ok(response))
     }
 }

@@ -15,6 +15,10 @@ fn client(layer: CompressionLayer) -> TestClient {
             .route("/big", get(|| async { "lorem ipsum ".repeat(200) }))
             .route("/tiny", get(|| async { "hi" }))
             .route(
+                "/cors",
+                get(|| async { ([(header::VARY, "Origin")], "lorem ipsum ".repeat(200)) }),
+            )
+            .route(
                 "/zip",
                 get(|| async { ([(header::CONTENT_TYPE, "application/zip")], vec![7u8; 4096]) }),
             )
@@ -124,4 +128,35 @@ async fn skips_tiny_and_already_compressed() {
         .send()
         .await;
     assert_eq!(r.header("content-encoding"), None);
+}
+
+#[tokio::test]
+async fn without_accept_encoding_the_body_is_untouched_and_vary_still_set() {
+    let client = client(CompressionLayer::new());
+    // What a compressible response says to caches, whether or not this client
+    // could take gzip: as tower-http does when it negotiates.
+    let r = client.get("/big").send().await;
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(r.text(), "lorem ipsum ".repeat(200));
+    assert!(varies_on_accept_encoding(&r), "{:?}", r.headers);
+    assert_eq!(r.headers.get_all(header::VARY).iter().count(), 1);
+    // Nothing to say for bodies that would never be compressed.
+    for path in ["/tiny", "/zip", "/png"] {
+        let r = client.get(path).send().await;
+        assert!(!varies_on_accept_encoding(&r), "{path}: {:?}", r.headers);
+    }
+    // An existing Vary is kept and added to.
+    let r = client.get("/cors").send().await;
+    let vary: Vec<_> = r.headers.get_all(header::VARY).iter().collect();
+    assert_eq!(vary.len(), 2, "{vary:?}");
+    assert_eq!(vary[0], "Origin");
+    assert!(varies_on_accept_encoding(&r));
+    // And the same route compresses for a client that asks.
+    let r = client
+        .get("/cors")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(&r.body[..2], &GZIP_MAGIC);
 }

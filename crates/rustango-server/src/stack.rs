@@ -197,14 +197,6 @@ impl Stack {
     /// every request's service and future again.
     pub(crate) fn apply_inner(&self, app: Router, problem_defaults: bool) -> Router {
         use axum::body::Body;
-        // Compression changes the body type; map it back so that it can sit inside the
-        // other layers and be left out (`option_layer` needs both arms alike).
-        let compression = self.compression.clone().map(|layer| {
-            tower::ServiceBuilder::new()
-                .map_response(|r: http::Response<_>| r.map(Body::new))
-                .layer(layer)
-                .into_inner()
-        });
         // Outermost first.
         let stack = tower::ServiceBuilder::new()
             .option_layer(self.request_id.clone())
@@ -214,7 +206,8 @@ impl Stack {
             .option_layer(self.rate_limit.clone())
             .option_layer(self.body_limit)
             .option_layer(self.csrf.clone())
-            .option_layer(compression)
+            // Answers with axum's `Body`, like the layers around it.
+            .option_layer(self.compression.clone())
             .option_layer(problem_defaults.then(|| {
                 tower::ServiceBuilder::new()
                     .map_response(|r: http::Response<_>| r.map(Body::new))
