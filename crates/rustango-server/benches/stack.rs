@@ -13,6 +13,10 @@
 //! its body read to the end. No socket, no HTTP parsing: the figures are the layers'
 //! own work.
 //!
+//! Each router is finished with `with_state(())` first, as `axum::serve` does, so its
+//! handlers and layers are put together once and not on every call (which would
+//! count each layer's `Layer::layer` per request).
+//!
 //! The router is called through `axum::routing::any_service(router)` and axum's
 //! `Handler::call` (the crate has no `tower` dependency to call `ServiceExt::oneshot`
 //! with); that adds the same fixed cost to every case, the baseline included, so the
@@ -105,18 +109,16 @@ async fn call(app: &MethodRouter, path: &'static str) {
     std::hint::black_box(body);
 }
 
-/// The subscriber `rustango_server::init_tracing` installs in production, writing
-/// nowhere.
+/// The subscriber `rustango_server::init_tracing` installs in production (an `info`
+/// filter, [`JsonLayer`](rustango_server::json_log::JsonLayer) with its default
+/// batching), writing nowhere.
 fn subscriber() -> impl tracing::Subscriber + Send + Sync {
+    use rustango_server::json_log::JsonLayer;
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::SubscriberExt as _;
     tracing_subscriber::registry()
         .with(EnvFilter::new("info"))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_writer(std::io::sink),
-        )
+        .with(JsonLayer::builder().writer(std::io::sink()))
 }
 
 /// Production settings as in the `stack_server` example (strict security headers,
@@ -141,6 +143,11 @@ fn settings(dir: &std::path::Path) -> Settings {
     .expect("settings")
 }
 
+/// The router as `axum::serve` runs it: handlers and layers put together once.
+fn finished(app: Router) -> Router {
+    app.with_state(())
+}
+
 struct Case {
     name: String,
     app: MethodRouter,
@@ -159,9 +166,9 @@ fn cases(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> Vec<Case> {
             .expect("the builder")
             .api(routes())
             .into_router();
-        any_service(app)
+        any_service(finished(app))
     };
-    let one = |name: &str, app: Router| (name.to_owned(), any_service(app));
+    let one = |name: &str, app: Router| (name.to_owned(), any_service(finished(app)));
     let layers = vec![
         one("request_id", routes().request_id(RequestIdLayer::new())),
         one("metrics", routes().metrics(&Metrics::new())),
@@ -203,13 +210,13 @@ fn cases(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> Vec<Case> {
     for (name, app) in [
         (
             "request_id",
-            any_service(routes().request_id(RequestIdLayer::new())),
+            any_service(finished(routes().request_id(RequestIdLayer::new()))),
         ),
         (
             "access_log",
-            any_service(routes().access_log(AccessLogLayer::new())),
+            any_service(finished(routes().access_log(AccessLogLayer::new()))),
         ),
-        ("stack", any_service(stack.apply(routes()))),
+        ("stack", any_service(finished(stack.apply(routes())))),
         ("builder", builder()),
     ] {
         all.push(Case {
@@ -292,8 +299,8 @@ fn benches(c: &mut Criterion) {
     if let Ok(only) = std::env::var("BENCH_ONLY") {
         all.retain(|c| c.name.contains(only.as_str()));
     }
-    let bare = any_service(routes());
-    let bare_json = any_service(routes());
+    let bare = any_service(finished(routes()));
+    let bare_json = any_service(finished(routes()));
 
     if let Some(calls) = std::env::var("STACK_CALLGRIND_CALLS")
         .ok()

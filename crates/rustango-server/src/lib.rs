@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod health;
+pub mod json_log;
 pub mod stack;
 #[cfg(feature = "otel")]
 pub mod telemetry;
@@ -301,9 +302,9 @@ impl Builder {
             }
             routes = routes.merge(metrics.router());
         }
-        let routes = rustango_http::RouterExt::with_problem_defaults(routes);
-        // The welcome page answers `/` only when nothing else does.
-        let mut app = self.stack.apply(routes.fallback(fallback));
+        // The welcome page answers `/` only when nothing else does; other unknown
+        // URLs are a 404 problem. The problem defaults go into the stack's one layer.
+        let mut app = self.stack.apply_inner(routes.fallback(fallback), true);
         for wrap in self.middleware {
             app = wrap(app);
         }
@@ -425,10 +426,14 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response 
 /// lines when `log_format` is `json` (`RUSTANGO_LOG_FORMAT`; the default in
 /// production), human-readable lines otherwise. With the `otel` feature
 /// and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP/HTTP (see
-/// [`telemetry`](crate::telemetry)). Does nothing when a subscriber is already installed.
+/// the `telemetry` module). Does nothing when a subscriber is already installed.
 ///
-/// Keep the returned guard alive until the program ends: dropping it flushes the spans
-/// not yet exported.
+/// JSON lines come from [`json_log`]: buffered and written to stdout in batches, every
+/// 100 ms (`RUSTANGO_LOG_FLUSH_MS` changes it; `0` writes each line at once), and at
+/// once for `ERROR`.
+///
+/// Keep the returned guard alive until the program ends: dropping it writes out the
+/// buffered log lines and flushes the spans not yet exported.
 pub fn init_tracing() -> TracingGuard {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -450,10 +455,22 @@ pub fn init_tracing() -> TracingGuard {
     };
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let (plain, json) = if json {
-        (None, Some(tracing_subscriber::fmt::layer().json()))
+        let mut builder = json_log::JsonLayer::builder();
+        match std::env::var("RUSTANGO_LOG_FLUSH_MS").map(|ms| ms.trim().parse::<u64>()) {
+            Ok(Ok(ms)) => {
+                builder = builder.flush_interval(std::time::Duration::from_millis(ms));
+            }
+            Ok(Err(_)) => eprintln!(
+                "rustango: RUSTANGO_LOG_FLUSH_MS is not a number of milliseconds; using {} ms",
+                json_log::DEFAULT_FLUSH_INTERVAL.as_millis()
+            ),
+            Err(_) => {}
+        }
+        (None, Some(builder.stdout()))
     } else {
         (Some(tracing_subscriber::fmt::layer()), None)
     };
+    let flush = json.as_ref().map(json_log::JsonLayer::flush_handle);
     let registry = tracing_subscriber::registry()
         .with(filter)
         .with(plain)
@@ -469,23 +486,32 @@ pub fn init_tracing() -> TracingGuard {
                     .is_ok();
                 return TracingGuard {
                     _exporter: installed.then(|| telemetry::Exporter(provider)),
+                    _log: flush
+                        .filter(|_| installed)
+                        .map(json_log::FlushHandle::guard),
                 };
             }
             Err(e) => eprintln!("rustango: spans are not exported: {e}"),
         }
     }
-    let _ = registry.try_init();
+    let installed = registry.try_init().is_ok();
     TracingGuard {
         #[cfg(feature = "otel")]
         _exporter: None,
+        _log: flush
+            .filter(|_| installed)
+            .map(json_log::FlushHandle::guard),
     }
 }
 
-/// Returned by [`init_tracing`]: dropping it flushes exported spans.
-#[must_use = "dropping the guard at once stops the span exporter"]
+/// Returned by [`init_tracing`]: dropping it writes out the buffered JSON log lines and
+/// flushes exported spans.
+#[must_use = "dropping the guard at once writes the buffered log lines out and stops the span exporter"]
 pub struct TracingGuard {
+    // Dropped in this order: the exporter's shutdown may still log.
     #[cfg(feature = "otel")]
     _exporter: Option<telemetry::Exporter>,
+    _log: Option<json_log::FlushGuard>,
 }
 
 impl std::fmt::Debug for TracingGuard {

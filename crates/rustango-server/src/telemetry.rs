@@ -14,7 +14,8 @@
 //! the request span a child of the caller's (W3C trace context). 5xx responses mark
 //! the span as an error. Spans are sent in batches from a thread of their own, with a
 //! blocking HTTP client, so a slow collector never blocks a request; the
-//! [`TracingGuard`] that `init_tracing` returns flushes them when dropped.
+//! [`TracingGuard`](crate::TracingGuard) that `init_tracing` returns flushes them when
+//! dropped.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;

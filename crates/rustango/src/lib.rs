@@ -85,8 +85,8 @@ pub mod server {
     #[cfg(feature = "otel")]
     pub use rustango_server::telemetry;
     pub use rustango_server::{
-        Builder, Error, Stack, TracingGuard, init_tracing, serve_on, shutdown_signal, stack,
-        welcome_router,
+        Builder, Error, Stack, TracingGuard, init_tracing, json_log, serve_on, shutdown_signal,
+        stack, welcome_router,
     };
 }
 
