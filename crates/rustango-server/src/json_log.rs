@@ -713,35 +713,43 @@ impl EventVisitor<'_> {
     }
 }
 
-impl Visit for EventVisitor<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        write_debug(self.key(field), value);
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        write_str(self.key(field), value);
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        write_i64(self.key(field), value);
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        write_u64(self.key(field), value);
-    }
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        write_int(self.key(field), value);
-    }
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        write_int(self.key(field), value);
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        write_f64(self.key(field), value);
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        write_bool(self.key(field), value);
-    }
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        write_display(self.key(field), value);
-    }
+/// `Visit` for a visitor whose `key(field)` writes the member's key and returns the
+/// buffer its value goes to: every kind of value, written the same way.
+macro_rules! visit_into_buffer {
+    ($visitor:ident) => {
+        impl Visit for $visitor<'_> {
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                write_debug(self.key(field), value);
+            }
+            fn record_str(&mut self, field: &Field, value: &str) {
+                write_str(self.key(field), value);
+            }
+            fn record_i64(&mut self, field: &Field, value: i64) {
+                write_i64(self.key(field), value);
+            }
+            fn record_u64(&mut self, field: &Field, value: u64) {
+                write_u64(self.key(field), value);
+            }
+            fn record_i128(&mut self, field: &Field, value: i128) {
+                write_int(self.key(field), value);
+            }
+            fn record_u128(&mut self, field: &Field, value: u128) {
+                write_int(self.key(field), value);
+            }
+            fn record_f64(&mut self, field: &Field, value: f64) {
+                write_f64(self.key(field), value);
+            }
+            fn record_bool(&mut self, field: &Field, value: bool) {
+                write_bool(self.key(field), value);
+            }
+            fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+                write_display(self.key(field), value);
+            }
+        }
+    };
 }
+
+visit_into_buffer!(EventVisitor);
 
 /// Writes a span's fields as `,"key":value` members; with `replace`, first removes the
 /// member of the same key.
@@ -792,35 +800,7 @@ fn remove_member(json: &mut Vec<u8>, key_at: usize) {
     json.drain(start..end);
 }
 
-impl Visit for SpanVisitor<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        write_debug(self.key(field), value);
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        write_str(self.key(field), value);
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        write_i64(self.key(field), value);
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        write_u64(self.key(field), value);
-    }
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        write_int(self.key(field), value);
-    }
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        write_int(self.key(field), value);
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        write_f64(self.key(field), value);
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        write_bool(self.key(field), value);
-    }
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        write_display(self.key(field), value);
-    }
-}
+visit_into_buffer!(SpanVisitor);
 
 /// `,"key":` (`,"fields.key":` when `renamed`).
 fn write_key(buf: &mut Vec<u8>, name: &str, renamed: bool) {
