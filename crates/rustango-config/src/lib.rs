@@ -60,6 +60,7 @@ pub use mask::mask_url;
 pub use secret::{Secret, constant_time_eq};
 pub use secrets::{EnvSecrets, InMemorySecrets, Secrets};
 pub use settings::{
-    DEFAULT_BIND, DEFAULT_DATABASE_URL, DEFAULT_LOG, MIN_SECRET_KEY_LEN, SETTINGS_FILE, Settings,
+    DEFAULT_BIND, DEFAULT_DATABASE_URL, DEFAULT_LOG, DEFAULT_LOG_FLUSH_MS, MIN_SECRET_KEY_LEN,
+    SETTINGS_FILE, Settings,
 };
 pub use sources::{KNOWN_VARS, Sources, VAR_PREFIX};

@@ -25,6 +25,10 @@ pub const DEFAULT_BIND: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::
 /// The default tracing filter.
 pub const DEFAULT_LOG: &str = "info";
 
+/// How long JSON log lines may wait in memory before they are written, unless the
+/// settings say otherwise: 100 ms.
+pub const DEFAULT_LOG_FLUSH_MS: u64 = 100;
+
 /// Minimum `SECRET_KEY` length, in bytes, required in production.
 pub const MIN_SECRET_KEY_LEN: usize = 32;
 
@@ -40,6 +44,7 @@ const BUILTIN_KEYS: &[&str] = &[
     "redis_url",
     "log",
     "log_format",
+    "log_flush_ms",
     "trusted_proxies",
     "allowed_hosts",
 ];
@@ -65,6 +70,7 @@ const BUILTIN_KEYS: &[&str] = &[
 /// | `RUSTANGO_BIND` | [`bind`](Self::bind) | `bind` |
 /// | `RUSTANGO_LOG` | [`log`](Self::log) | `log` |
 /// | `RUSTANGO_LOG_FORMAT` | [`log_format`](Self::log_format) | `log_format` |
+/// | `RUSTANGO_LOG_FLUSH_MS` | [`log_flush_ms`](Self::log_flush_ms) | `log_flush_ms` |
 /// | `RUSTANGO_TRUSTED_PROXIES` | [`trusted_proxies`](Self::trusted_proxies) (comma-separated) | `trusted_proxies` (array) |
 /// | `RUSTANGO_ALLOWED_HOSTS` | [`allowed_hosts`](Self::allowed_hosts) (comma-separated) | `allowed_hosts` (array) |
 /// | `RUSTANGO_<SECTION>__<KEY>` | app section, read with [`section`](Self::section) | `[section] key = …` |
@@ -102,6 +108,9 @@ pub struct Settings {
     pub log: String,
     /// How logs are written (default: JSON in production, pretty otherwise).
     pub log_format: LogFormat,
+    /// How long JSON log lines may wait in memory before they are written, in
+    /// milliseconds (default [`DEFAULT_LOG_FLUSH_MS`]); `0` writes every line at once.
+    pub log_flush_ms: u64,
     /// Proxies whose forwarding headers are trusted, as CIDR strings. Validated by the
     /// middleware that uses them, not here.
     pub trusted_proxies: Vec<String>,
@@ -129,6 +138,7 @@ impl Settings {
             redis_url: None,
             log: DEFAULT_LOG.to_owned(),
             log_format: LogFormat::default_for(env),
+            log_flush_ms: DEFAULT_LOG_FLUSH_MS,
             trusted_proxies: Vec::new(),
             allowed_hosts: Vec::new(),
             sections: Table::new(),
@@ -310,6 +320,7 @@ impl Settings {
                     self.log_format =
                         LogFormat::parse(&expect_string(value, &key, &origin)?, origin.clone())?;
                 }
+                "log_flush_ms" => self.log_flush_ms = expect_millis(value, &key, &origin)?,
                 "trusted_proxies" => {
                     self.trusted_proxies = expect_string_list(value, &key, &origin)?
                 }
@@ -353,6 +364,13 @@ impl Settings {
         }
         if let Some(format) = var("RUSTANGO_LOG_FORMAT") {
             self.log_format = LogFormat::parse(format, origin("RUSTANGO_LOG_FORMAT"))?;
+        }
+        if let Some(ms) = var("RUSTANGO_LOG_FLUSH_MS") {
+            self.log_flush_ms = ms.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "log_flush_ms".to_owned(),
+                origin: origin("RUSTANGO_LOG_FLUSH_MS"),
+                message: format!("expected a whole number of milliseconds, found {ms:?}"),
+            })?;
         }
         if let Some(list) = var("RUSTANGO_TRUSTED_PROXIES") {
             self.trusted_proxies = split_list(list);
@@ -433,6 +451,7 @@ impl fmt::Debug for Settings {
             .field("redis_url", &self.redis_url.as_deref().map(mask_url))
             .field("log", &self.log)
             .field("log_format", &self.log_format)
+            .field("log_flush_ms", &self.log_flush_ms)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("sections", &self.sections.keys().collect::<Vec<_>>())
@@ -503,6 +522,23 @@ fn expect_string(value: Value, key: &str, origin: &Origin) -> Result<String, Con
             key: key.to_owned(),
             origin: origin.clone(),
             message: format!("expected a string, found {}", other.type_str()),
+        }),
+    }
+}
+
+fn expect_millis(value: Value, key: &str, origin: &Origin) -> Result<u64, ConfigError> {
+    match value {
+        Value::Integer(ms) if ms >= 0 => Ok(ms.unsigned_abs()),
+        other => Err(ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: origin.clone(),
+            message: format!(
+                "expected a whole number of milliseconds (0 or more), found {}",
+                match other {
+                    Value::Integer(ms) => ms.to_string(),
+                    other => other.type_str().to_owned(),
+                }
+            ),
         }),
     }
 }

@@ -429,8 +429,8 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response 
 /// the `telemetry` module). Does nothing when a subscriber is already installed.
 ///
 /// JSON lines come from [`json_log`]: buffered and written to stdout in batches, every
-/// 100 ms (`RUSTANGO_LOG_FLUSH_MS` changes it; `0` writes each line at once), and at
-/// once for `ERROR`.
+/// 100 ms (the `log_flush_ms` setting, `RUSTANGO_LOG_FLUSH_MS`; `0` writes each line
+/// at once), and at once for `ERROR`.
 ///
 /// Keep the returned guard alive until the program ends: dropping it writes out the
 /// buffered log lines and flushes the spans not yet exported.
@@ -443,29 +443,22 @@ pub fn init_tracing() -> TracingGuard {
     // `rustango.toml`, `RUSTANGO_LOG`, `RUSTANGO_LOG_FORMAT`; JSON by default in
     // production). Settings that do not load leave the defaults: the Builder reports
     // the error itself a moment later, through this very subscriber.
-    let (filter, json) = match Settings::from_env() {
+    let (filter, json, flush_ms) = match Settings::from_env() {
         Ok(settings) => (
             settings.log.clone(),
             settings.log_format == rustango_config::LogFormat::Json,
+            settings.log_flush_ms,
         ),
         Err(_) => (
             std::env::var("RUSTANGO_LOG").unwrap_or_else(|_| "info".to_owned()),
             std::env::var("RUSTANGO_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")),
+            rustango_config::DEFAULT_LOG_FLUSH_MS,
         ),
     };
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let (plain, json) = if json {
-        let mut builder = json_log::JsonLayer::builder();
-        match std::env::var("RUSTANGO_LOG_FLUSH_MS").map(|ms| ms.trim().parse::<u64>()) {
-            Ok(Ok(ms)) => {
-                builder = builder.flush_interval(std::time::Duration::from_millis(ms));
-            }
-            Ok(Err(_)) => eprintln!(
-                "rustango: RUSTANGO_LOG_FLUSH_MS is not a number of milliseconds; using {} ms",
-                json_log::DEFAULT_FLUSH_INTERVAL.as_millis()
-            ),
-            Err(_) => {}
-        }
+        let builder = json_log::JsonLayer::builder()
+            .flush_interval(std::time::Duration::from_millis(flush_ms));
         (None, Some(builder.stdout()))
     } else {
         (Some(tracing_subscriber::fmt::layer()), None)

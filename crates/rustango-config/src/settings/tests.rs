@@ -115,6 +115,7 @@ bind = "0.0.0.0:9000"
 redis_url = "redis://cache:6379"
 log = "debug,sqlx=warn"
 log_format = "json"
+log_flush_ms = 250
 trusted_proxies = ["10.0.0.0/8", "192.168.0.0/16"]
 allowed_hosts = ["example.com"]
 
@@ -130,6 +131,7 @@ currency = "EUR"
     assert_eq!(s.redis_url.as_deref(), Some("redis://cache:6379"));
     assert_eq!(s.log, "debug,sqlx=warn");
     assert_eq!(s.log_format, LogFormat::Json);
+    assert_eq!(s.log_flush_ms, 250);
     assert_eq!(s.trusted_proxies, ["10.0.0.0/8", "192.168.0.0/16"]);
     assert_eq!(s.allowed_hosts, ["example.com"]);
     assert_eq!(s.sections()["shop"]["currency"].as_str(), Some("EUR"));
@@ -802,4 +804,27 @@ fn sources_vars_are_a_plain_map() {
         vars,
     });
     assert_eq!(s.log, "trace");
+}
+
+#[test]
+fn log_flush_ms_from_env_and_bad_values_are_typed_errors() {
+    let dir = TempDir::new();
+    assert_eq!(
+        load(dir.sources()).log_flush_ms,
+        crate::DEFAULT_LOG_FLUSH_MS
+    );
+    let s = load(dir.sources().var("RUSTANGO_LOG_FLUSH_MS", " 0 "));
+    assert_eq!(s.log_flush_ms, 0);
+    for bad in ["-1", "soon", "1.5"] {
+        let err = Settings::load(dir.sources().var("RUSTANGO_LOG_FLUSH_MS", bad)).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, .. } if key == "log_flush_ms"),
+            "{err}"
+        );
+    }
+    dir.write(SETTINGS_FILE, "log_flush_ms = -5\n");
+    let err = Settings::load(dir.sources()).unwrap_err();
+    assert!(err.to_string().contains("-5"), "{err}");
+    dir.write(SETTINGS_FILE, "log_flush_ms = \"fast\"\n");
+    assert!(Settings::load(dir.sources()).is_err());
 }
