@@ -88,7 +88,7 @@ use rustango_http::Problem;
 use sha2::Sha256;
 use tower::{Layer, Service};
 
-use crate::future::BoxResponseFuture;
+use crate::future::DecidedFuture;
 
 /// The cookie holding the token.
 pub const COOKIE_NAME: &str = "csrftoken";
@@ -596,7 +596,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxResponseFuture<S::Error>;
+    type Future = DecidedFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -682,70 +682,61 @@ where
         };
         match verdict {
             Verdict::Pass => {
-                // The common case: no service clone, one boxed future.
-                let future = self.inner.call(req);
-                BoxResponseFuture {
-                    inner: Box::pin(async move { Ok(finish.apply(future.await?)) }),
-                }
+                // The common case: no service clone, nothing boxed.
+                DecidedFuture::inner(self.inner.call(req), crate::future::Finish::Csrf(finish))
             }
-            Verdict::Refuse(response) => BoxResponseFuture {
-                inner: Box::pin(std::future::ready(Ok(finish.apply(response)))),
-            },
+            Verdict::Refuse(response) => DecidedFuture::answer(finish.apply(response)),
             Verdict::ReadForm(cookie) => {
                 // The service that was made ready goes into the future; a clone stays.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                BoxResponseFuture {
-                    inner: Box::pin(async move {
-                        let (parts, body) = req.into_parts();
-                        let bytes: Bytes = match Limited::new(body, MAX_FORM_BODY).collect().await {
-                            Ok(collected) => collected.to_bytes(),
-                            Err(err) if err.is::<LengthLimitError>() => {
-                                return Ok(
-                                    finish.apply(Problem::payload_too_large().into_response())
-                                );
-                            }
-                            Err(err) => {
-                                tracing::debug!(error = %err, "reading a form body failed");
-                                return Ok(finish.apply(
-                                    Problem::bad_request("The request body could not be read.")
-                                        .into_response(),
-                                ));
-                            }
-                        };
-                        match form_field(&bytes, FORM_FIELD) {
-                            Some(sent) if sent_matches(&sent, &cookie) => {}
-                            Some(_) => {
-                                return Ok(finish.apply(forbidden(
-                                    "The csrfmiddlewaretoken form field does not match the \
-                                     CSRF cookie.",
-                                )));
-                            }
-                            None => {
-                                return Ok(finish.apply(forbidden(
-                                    "The request has no CSRF token (the X-CSRF-Token header \
-                                     or the csrfmiddlewaretoken form field).",
-                                )));
-                            }
+                DecidedFuture::waiting(Box::pin(async move {
+                    let (parts, body) = req.into_parts();
+                    let bytes: Bytes = match Limited::new(body, MAX_FORM_BODY).collect().await {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(err) if err.is::<LengthLimitError>() => {
+                            return Ok(finish.apply(Problem::payload_too_large().into_response()));
                         }
-                        let req = Request::from_parts(parts, Body::from(bytes));
-                        Ok(finish.apply(inner.call(req).await?))
-                    }),
-                }
+                        Err(err) => {
+                            tracing::debug!(error = %err, "reading a form body failed");
+                            return Ok(finish.apply(
+                                Problem::bad_request("The request body could not be read.")
+                                    .into_response(),
+                            ));
+                        }
+                    };
+                    match form_field(&bytes, FORM_FIELD) {
+                        Some(sent) if sent_matches(&sent, &cookie) => {}
+                        Some(_) => {
+                            return Ok(finish.apply(forbidden(
+                                "The csrfmiddlewaretoken form field does not match the \
+                                     CSRF cookie.",
+                            )));
+                        }
+                        None => {
+                            return Ok(finish.apply(forbidden(
+                                "The request has no CSRF token (the X-CSRF-Token header \
+                                     or the csrfmiddlewaretoken form field).",
+                            )));
+                        }
+                    }
+                    let req = Request::from_parts(parts, Body::from(bytes));
+                    Ok(finish.apply(inner.call(req).await?))
+                }))
             }
         }
     }
 }
 
 /// Sets the cookie on the way out when a token was minted for this request.
-struct Finish {
+pub(crate) struct Finish {
     state: TokenState,
     secure: bool,
     ensure_cookie: bool,
 }
 
 impl Finish {
-    fn apply(self, mut response: Response) -> Response {
+    pub(crate) fn apply(self, mut response: Response) -> Response {
         let minted = match self.state.0.minted.get() {
             Some(token) => Some(*token),
             None if self.ensure_cookie && self.state.cookie().is_none() => Some(self.state.mint()),

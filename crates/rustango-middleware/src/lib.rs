@@ -6,6 +6,8 @@
 #![deny(missing_docs)]
 
 mod future;
+#[cfg(any(feature = "csrf", feature = "rate-limit"))]
+pub use future::DecidedFuture;
 pub use future::{BoxResponseFuture, ShortCircuit};
 
 #[cfg(feature = "access-log")]

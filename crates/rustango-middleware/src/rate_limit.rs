@@ -71,6 +71,7 @@ use rustango_cache::{BoxedCache, FixedWindow, fixed_window};
 use rustango_http::Problem;
 use tower::{Layer, Service};
 
+use crate::future::{DecidedFuture, Finish};
 use crate::real_ip::{self, TrustedProxies};
 
 /// The `RateLimit-Policy` header name (IETF draft).
@@ -329,7 +330,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -342,9 +343,9 @@ where
             // In-process counters: the verdict is known now, so nothing waits and the
             // inner service is called directly.
             let Some(key) = layer.local_key_for(&parts) else {
-                return crate::BoxResponseFuture {
-                    inner: Box::pin(self.inner.call(Request::from_parts(parts, body))),
-                };
+                return DecidedFuture::passthrough(
+                    self.inner.call(Request::from_parts(parts, body)),
+                );
             };
             let hit = counters.hit(key, layer.limit, layer.window);
             let state = self.config.state(&hit);
@@ -354,74 +355,65 @@ where
                 let mut response =
                     Problem::too_many_requests(whole_secs(hit.reset_after)).into_response();
                 set_headers(&mut response, policy, state);
-                return crate::BoxResponseFuture {
-                    inner: Box::pin(std::future::ready(Ok(response))),
-                };
+                return DecidedFuture::answer(response);
             }
             let future = self.inner.call(Request::from_parts(parts, body));
-            return crate::BoxResponseFuture {
-                inner: Box::pin(async move {
-                    let mut response = future.await?;
-                    set_headers(&mut response, policy, state);
-                    Ok(response)
-                }),
-            };
+            return DecidedFuture::inner(
+                future,
+                Finish::Headers([(RATELIMIT_POLICY, policy), (RATELIMIT, state)]),
+            );
         }
 
         let key = layer.key_for(&parts);
         let req = Request::from_parts(parts, body);
         let Some(key) = key else {
-            return crate::BoxResponseFuture {
-                inner: Box::pin(self.inner.call(req)),
-            };
+            return DecidedFuture::passthrough(self.inner.call(req));
         };
         // The clone is not ready; the service that was polled ready handles this call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = Arc::clone(&self.config);
-        crate::BoxResponseFuture {
-            inner: Box::pin(async move {
-                let layer = &config.layer;
-                let Store::Shared(store) = &layer.store else {
-                    unreachable!("the local store is handled above")
-                };
-                match fixed_window(&**store, &key, layer.limit, layer.window).await {
-                    Ok(hit) => {
-                        let hit = Hit::from(&hit);
-                        let state = config.state(&hit);
-                        let mut response = if hit.allowed {
-                            inner.call(req).await?
-                        } else {
-                            tracing::debug!(key, "rate limit exceeded");
-                            Problem::too_many_requests(whole_secs(hit.reset_after)).into_response()
-                        };
-                        set_headers(&mut response, config.policy.clone(), state);
-                        Ok(response)
-                    }
-                    Err(err) if layer.fail_closed => {
-                        tracing::error!(
-                            error = &err as &dyn std::error::Error,
-                            "rate-limit store failed; refusing the request (fail closed)"
-                        );
-                        Ok(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                            .with_detail("The service is temporarily unavailable.")
-                            .with_header(RETRY_AFTER, HeaderValue::from(1u64))
-                            .into_response())
-                    }
-                    Err(err) => {
-                        tracing::warn!(
-                            error = &err as &dyn std::error::Error,
-                            "rate-limit store failed; letting the request through (fail open)"
-                        );
-                        let mut response = inner.call(req).await?;
-                        response
-                            .headers_mut()
-                            .insert(RATELIMIT_POLICY, config.policy.clone());
-                        Ok(response)
-                    }
+        DecidedFuture::waiting(Box::pin(async move {
+            let layer = &config.layer;
+            let Store::Shared(store) = &layer.store else {
+                unreachable!("the local store is handled above")
+            };
+            match fixed_window(&**store, &key, layer.limit, layer.window).await {
+                Ok(hit) => {
+                    let hit = Hit::from(&hit);
+                    let state = config.state(&hit);
+                    let mut response = if hit.allowed {
+                        inner.call(req).await?
+                    } else {
+                        tracing::debug!(key, "rate limit exceeded");
+                        Problem::too_many_requests(whole_secs(hit.reset_after)).into_response()
+                    };
+                    set_headers(&mut response, config.policy.clone(), state);
+                    Ok(response)
                 }
-            }),
-        }
+                Err(err) if layer.fail_closed => {
+                    tracing::error!(
+                        error = &err as &dyn std::error::Error,
+                        "rate-limit store failed; refusing the request (fail closed)"
+                    );
+                    Ok(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                        .with_detail("The service is temporarily unavailable.")
+                        .with_header(RETRY_AFTER, HeaderValue::from(1u64))
+                        .into_response())
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        error = &err as &dyn std::error::Error,
+                        "rate-limit store failed; letting the request through (fail open)"
+                    );
+                    let mut response = inner.call(req).await?;
+                    response
+                        .headers_mut()
+                        .insert(RATELIMIT_POLICY, config.policy.clone());
+                    Ok(response)
+                }
+            }
+        }))
     }
 }
 
@@ -565,7 +557,7 @@ impl LocalCounters {
 }
 
 /// The response future of the rate limiter.
-pub type ResponseFuture<E> = crate::BoxResponseFuture<E>;
+pub type ResponseFuture<F, E> = DecidedFuture<F, E>;
 
 /// Whole seconds, rounded up, at least 1.
 fn whole_secs(d: Duration) -> u64 {

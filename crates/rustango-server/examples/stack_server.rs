@@ -8,6 +8,8 @@
 //! (`{"message":"Hello, World!"}`) on `127.0.0.1:<port>`:
 //!
 //! - `bare`: the two routes on a plain `axum::Router`, served with `axum::serve`;
+//! - `bare-headers`: `bare`, answering with the nine headers `full` adds to these
+//!   responses (fixed values, set by one `map_response`): what the bytes alone cost;
 //! - `full`: the same routes through [`Builder`]'s full default stack, production
 //!   settings (strict security headers, `Secure` CSRF cookie), served by
 //!   [`serve_on`](rustango_server::serve_on) as `Builder::serve` does. The only
@@ -57,7 +59,7 @@ fn routes() -> Router {
         .route("/json", get(json))
 }
 
-const USAGE: &str = "usage: stack_server <bare|full> <port> [--no-subscriber]";
+const USAGE: &str = "usage: stack_server <bare|bare-headers|full> <port> [--no-subscriber]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -78,6 +80,7 @@ async fn main() -> ExitCode {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let result = match mode {
         "bare" => bare(addr).await,
+        "bare-headers" => bare_headers(addr).await,
         "full" => full(addr).await,
         _ => {
             eprintln!("{USAGE}");
@@ -97,6 +100,38 @@ async fn main() -> ExitCode {
 async fn bare(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, routes())
+        .with_graceful_shutdown(rustango_server::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Bare axum answering with the nine headers the full stack adds to these responses,
+/// with fixed values and no logic: what those bytes alone cost the server and the
+/// client.
+async fn bare_headers(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    use axum::http::HeaderValue;
+    const HEADERS: [(&str, &str); 9] = [
+        ("ratelimit-policy", "\"default\";q=1000000000;w=60"),
+        ("ratelimit", "\"default\";r=999999999;t=43"),
+        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+        ("x-request-id", "70befdba-5083-4b89-85ba-3013576d96a2"),
+    ];
+    let app = routes().layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            let headers = response.headers_mut();
+            for (name, value) in HEADERS {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+            response
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app)
         .with_graceful_shutdown(rustango_server::shutdown_signal())
         .await?;
     Ok(())
