@@ -131,7 +131,9 @@ impl RateLimitLayer {
     }
 
     /// `limit` requests per `window` for each client address (see
-    /// [`trusted_proxies`](Self::trusted_proxies) for clients behind proxies).
+    /// [`trusted_proxies`](Self::trusted_proxies) for clients behind proxies). IPv6
+    /// clients are counted by their /64 network, which one subscriber (or attacker)
+    /// holds whole; IPv4 clients by their address.
     pub fn per_ip(limit: u64, window: Duration) -> Self {
         Self::new(limit, window, KeyKind::Ip)
     }
@@ -229,7 +231,13 @@ impl RateLimitLayer {
     /// The counter's key in the process-local store: the address itself for an IP,
     /// no string made.
     fn local_key_for(&self, parts: &Parts) -> Option<LocalKey> {
-        let ip = || real_ip::resolve(&parts.extensions, &parts.headers, &self.trusted);
+        let ip = || {
+            client_bucket(real_ip::resolve(
+                &parts.extensions,
+                &parts.headers,
+                &self.trusted,
+            ))
+        };
         Some(match &self.kind {
             KeyKind::Ip => LocalKey::Ip(ip()),
             KeyKind::User(user) => match user(parts) {
@@ -241,12 +249,22 @@ impl RateLimitLayer {
     }
 
     fn key_for(&self, parts: &Parts) -> Option<String> {
-        let ip = || real_ip::resolve(&parts.extensions, &parts.headers, &self.trusted);
+        let ip = || {
+            let bucket = client_bucket(real_ip::resolve(
+                &parts.extensions,
+                &parts.headers,
+                &self.trusted,
+            ));
+            match bucket {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => format!("{v6}/64"),
+            }
+        };
         let (kind, id) = match &self.kind {
-            KeyKind::Ip => ("ip", ip().to_string()),
+            KeyKind::Ip => ("ip", ip()),
             KeyKind::User(user) => match user(parts) {
                 Some(id) => ("user", id),
-                None => ("ip", ip().to_string()),
+                None => ("ip", ip()),
             },
             KeyKind::Key(key) => ("key", key(parts)?),
         };
@@ -452,6 +470,19 @@ fn set_headers(response: &mut Response, policy: HeaderValue, state: HeaderValue)
     headers.insert(RATELIMIT, state);
 }
 
+/// The address a client is counted under: an IPv4 address itself (IPv4-mapped IPv6
+/// included), an IPv6 address's /64 network. One subscriber, or one attacker, gets a
+/// whole /64 and could otherwise spread over 2^64 counters.
+fn client_bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(std::net::Ipv6Addr::from(network))
+        }
+        v4 => v4,
+    }
+}
+
 /// One counted request: its verdict and what the headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hit {
@@ -583,6 +614,24 @@ mod tests {
         assert_eq!(layer.window(), Duration::from_secs(1));
         assert_eq!(whole_secs(Duration::from_millis(1)), 1);
         assert_eq!(whole_secs(Duration::from_secs(60)), 60);
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let v6 = |s: &str| client_bucket(s.parse().unwrap());
+        assert_eq!(v6("2001:db8:1:2:aaaa::1"), v6("2001:db8:1:2:ffff:1:2:3"));
+        assert_eq!(
+            v6("2001:db8:1:2::9"),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        // IPv4, plain or mapped, is counted per address.
+        assert_eq!(v6("192.0.2.7"), "192.0.2.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            v6("::ffff:192.0.2.7"),
+            "192.0.2.7".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(v6("192.0.2.7"), v6("192.0.2.8"));
     }
 
     #[test]

@@ -121,6 +121,18 @@ async fn two_ips_are_independent() {
 }
 
 #[tokio::test]
+async fn ipv6_clients_share_their_64() {
+    away_from_window_edge(WINDOW).await;
+    let client = TestClient::new(app(RateLimitLayer::per_ip(2, WINDOW)));
+    // Two addresses of one /64: one quota.
+    assert_eq!(get_from(&client, "[2001:db8:0:1::1]:1").await.status, 200);
+    assert_eq!(get_from(&client, "[2001:db8:0:1:ffff::2]:1").await.status, 200);
+    assert_eq!(get_from(&client, "[2001:db8:0:1::3]:1").await.status, 429);
+    // The next /64 is another client.
+    assert_eq!(get_from(&client, "[2001:db8:0:2::1]:1").await.status, 200);
+}
+
+#[tokio::test]
 async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
     away_from_window_edge(WINDOW).await;
     let client = TestClient::new(app(RateLimitLayer::per_ip(2, WINDOW).trusted_proxies(
