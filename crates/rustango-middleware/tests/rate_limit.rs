@@ -126,7 +126,10 @@ async fn ipv6_clients_share_their_64() {
     let client = TestClient::new(app(RateLimitLayer::per_ip(2, WINDOW)));
     // Two addresses of one /64: one quota.
     assert_eq!(get_from(&client, "[2001:db8:0:1::1]:1").await.status, 200);
-    assert_eq!(get_from(&client, "[2001:db8:0:1:ffff::2]:1").await.status, 200);
+    assert_eq!(
+        get_from(&client, "[2001:db8:0:1:ffff::2]:1").await.status,
+        200
+    );
     assert_eq!(get_from(&client, "[2001:db8:0:1::3]:1").await.status, 429);
     // The next /64 is another client.
     assert_eq!(get_from(&client, "[2001:db8:0:2::1]:1").await.status, 200);

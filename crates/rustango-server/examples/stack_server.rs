@@ -113,12 +113,18 @@ async fn bare_headers(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>
     const HEADERS: [(&str, &str); 9] = [
         ("ratelimit-policy", "\"default\";q=1000000000;w=60"),
         ("ratelimit", "\"default\";r=999999999;t=43"),
-        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        ),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "strict-origin-when-cross-origin"),
         ("cross-origin-resource-policy", "same-origin"),
-        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
         ("x-request-id", "70befdba-5083-4b89-85ba-3013576d96a2"),
     ];
     let app = routes().layer(axum::middleware::map_response(
