@@ -527,7 +527,6 @@ const WELCOME: &str = r#"<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>rustango is running</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:.1rem .3rem}</style>
 </head>
 <body>
 <h1>rustango is running</h1>

@@ -62,6 +62,10 @@ async fn welcome_page_until_the_app_mounts_its_own_root() {
     let r = client.get("/").send().await;
     assert_eq!(r.status, 200);
     assert!(r.text().contains("rustango is running"));
+    // Nothing inline for the strict Content Security Policy to block.
+    for inline in ["<style", "style=", "<script"] {
+        assert!(!r.text().contains(inline), "{inline}");
+    }
     let r = client.get("/nope").send().await;
     assert_eq!(r.status, 404);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
