@@ -3,9 +3,12 @@
 //!
 //! Builds the `stack_server` example of `rustango-server` in release, then for each
 //! round starts, one after another (never two at once: on a small machine the server
-//! and `wrk` share the cores), three servers on free loopback ports:
+//! and `wrk` share the cores), four servers on free loopback ports:
 //!
 //! - `bare`: the handlers on a plain axum router;
+//! - `bare + headers`: the same, answering with the nine headers the full stack adds
+//!   to these responses (fixed values, no logic): the floor the bytes alone set, not a
+//!   target row;
 //! - `full`: the same handlers through the Builder's default stack (production
 //!   settings), with the subscriber `#[rustango::main]` installs in production (JSON
 //!   lines, filter `info`) writing the access log to stdout, sent to `/dev/null`;
@@ -114,17 +117,29 @@ fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Server {
     Bare,
+    BareHeaders,
     Full,
     FullNoSubscriber,
 }
 
 impl Server {
-    const ALL: [Server; 3] = [Server::Bare, Server::Full, Server::FullNoSubscriber];
+    const ALL: [Server; 4] = [
+        Server::Bare,
+        Server::BareHeaders,
+        Server::Full,
+        Server::FullNoSubscriber,
+    ];
+
+    /// Whether the row is one the target applies to (the full stack).
+    fn is_target(self) -> bool {
+        matches!(self, Server::Full | Server::FullNoSubscriber)
+    }
 
     /// The example's mode and its options after the port.
     fn args(self) -> (&'static str, &'static [&'static str]) {
         match self {
             Server::Bare => ("bare", &[]),
+            Server::BareHeaders => ("bare-headers", &[]),
             Server::Full => ("full", &[]),
             Server::FullNoSubscriber => ("full", &["--no-subscriber"]),
         }
@@ -133,6 +148,7 @@ impl Server {
     fn label(self) -> &'static str {
         match self {
             Server::Bare => "bare axum",
+            Server::BareHeaders => "bare axum + the stack's 9 headers (floor)",
             Server::Full => "full stack (JSON log to /dev/null)",
             Server::FullNoSubscriber => "full stack (no subscriber)",
         }
@@ -482,7 +498,7 @@ fn report(runs: &[Vec<Vec<Run>>], rounds: usize) -> String {
                     .collect(),
             );
             let cpu_ratio = total(bare).zip(total(s)).map(|(b, f)| b / f);
-            if server != Server::Bare && ratio < TARGET_RATIO {
+            if server.is_target() && ratio < TARGET_RATIO {
                 below.push(format!("{path} {} ({ratio:.2})", server.label()));
             }
             let _ = writeln!(
