@@ -9,13 +9,14 @@
 //!
 //! [`backend_test!`](crate::backend_test) writes one test body for every backend.
 
-use crate::{Error, Pool};
+use crate::Pool;
 
 /// A database that exists for one test.
 #[derive(Debug)]
 pub struct TestDb {
     /// The pool on it.
     pub pool: Pool,
+    url: String,
     cleanup: Cleanup,
 }
 
@@ -26,6 +27,11 @@ enum Cleanup {
 }
 
 impl TestDb {
+    /// The database's URL, for a second pool or a process of its own.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A fresh SQLite file.
     pub async fn sqlite() -> TestDb {
         let dir = std::env::temp_dir().join("rustango-tests");
@@ -37,6 +43,7 @@ impl TestDb {
             .expect("open an SQLite test database");
         TestDb {
             pool,
+            url,
             cleanup: Cleanup::File(path),
         }
     }
@@ -69,6 +76,7 @@ impl TestDb {
             .expect("connect to the test database");
         TestDb {
             pool,
+            url,
             cleanup: Cleanup::Postgres {
                 admin_url: base,
                 name,
@@ -114,12 +122,32 @@ fn with_database(base: &str, name: &str) -> String {
     }
 }
 
+/// What a test body may return: nothing (it asserts), or a `Result` whose `Err` fails
+/// the test with the error.
+pub trait Outcome {
+    /// Panics, failing the test, when the body failed.
+    fn check(self);
+}
+
+impl Outcome for () {
+    fn check(self) {}
+}
+
+impl<E: std::fmt::Display + std::fmt::Debug> Outcome for Result<(), E> {
+    fn check(self) {
+        if let Err(e) = self {
+            panic!("test failed with error: {e} ({e:?})");
+        }
+    }
+}
+
 /// Runs `body` on `db`'s pool, then drops the database, also when the body panics or
 /// fails (an `Err` fails the test with the error).
 pub async fn run<F, Fut>(db: TestDb, body: F)
 where
     F: FnOnce(Pool) -> Fut,
-    Fut: std::future::Future<Output = Result<(), Error>>,
+    Fut: std::future::Future,
+    Fut::Output: Outcome,
 {
     use futures_util::FutureExt as _;
     let pool = db.pool.clone();
@@ -128,15 +156,15 @@ where
         .await;
     db.cleanup().await;
     match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => panic!("test failed with error: {e} ({e:?})"),
+        Ok(result) => result.check(),
         Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
 /// One test body on every backend: a module named after the test with an `sqlite`
 /// test and, when the calling crate's `__test-pg` feature is on, a `postgres` test,
-/// each on a fresh [`TestDb`]. The body returns `Result<(), rustango_orm::Error>`.
+/// each on a fresh [`TestDb`]. The body returns `Result<(), rustango_orm::Error>`, or
+/// the type written after `->` (`()`, another `Result`: see [`Outcome`]).
 ///
 /// ```ignore
 /// rustango_orm::backend_test! {
@@ -149,6 +177,12 @@ where
 #[macro_export]
 macro_rules! backend_test {
     ($(#[$meta:meta])* async fn $name:ident($pool:ident) $body:block) => {
+        $crate::backend_test! {
+            $(#[$meta])*
+            async fn $name($pool) -> ::std::result::Result<(), $crate::Error> $body
+        }
+    };
+    ($(#[$meta:meta])* async fn $name:ident($pool:ident) -> $ret:ty $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -157,7 +191,11 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let db = $crate::testing::TestDb::sqlite().await;
-                $crate::testing::run(db, |$pool| async move { $body }).await;
+                $crate::testing::run(db, |$pool| async move {
+                    let outcome: $ret = async move { $body }.await;
+                    outcome
+                })
+                .await;
             }
 
             $(#[$meta])*
@@ -165,7 +203,11 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let db = $crate::testing::TestDb::postgres().await;
-                $crate::testing::run(db, |$pool| async move { $body }).await;
+                $crate::testing::run(db, |$pool| async move {
+                    let outcome: $ret = async move { $body }.await;
+                    outcome
+                })
+                .await;
             }
         }
     };

@@ -31,117 +31,22 @@ impl Db {
     }
 }
 
-pub struct TestDb {
-    db: Db,
-    cleanup: Cleanup,
-}
+/// A throwaway database (a new SQLite file, a new PostgreSQL database), dropped after
+/// the test: `rustango_orm::testing`'s.
+pub use rustango_orm::testing::TestDb;
 
-enum Cleanup {
-    File(PathBuf),
-    #[cfg_attr(not(feature = "__test-pg"), allow(dead_code))]
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl TestDb {
-    pub async fn sqlite() -> TestDb {
-        let dir = std::env::temp_dir().join("rustango-tests");
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        let path = dir.join(format!("roundtrip-{}.db", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let pool = Pool::connect(&url)
-            .await
-            .expect("open SQLite test database");
-        TestDb {
-            db: Db { pool, url },
-            cleanup: Cleanup::File(path),
-        }
-    }
-
-    #[cfg_attr(not(feature = "__test-pg"), allow(dead_code))]
-    pub async fn postgres() -> TestDb {
-        let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-            panic!(
-                "DATABASE_URL is not set: the PostgreSQL half of this suite needs a server; \
-                 run it with `cargo xtask test-pg` or set DATABASE_URL=postgres://..."
-            )
-        });
-        assert!(
-            base.starts_with("postgres"),
-            "DATABASE_URL must be a postgres:// URL for the PostgreSQL suite, got {base}"
-        );
-        let admin = Pool::connect(&base)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at DATABASE_URL: {e}"));
-        let name = format!("rustango_rt_{}", uuid::Uuid::new_v4().simple());
-        raw::execute(&admin, &format!("CREATE DATABASE \"{name}\""), vec![])
-            .await
-            .expect("create test database");
-        admin.close().await;
-        let url = with_database(&base, &name);
-        let pool = Pool::connect(&url).await.expect("connect to test database");
-        TestDb {
-            db: Db { pool, url },
-            cleanup: Cleanup::Postgres {
-                admin_url: base,
-                name,
-            },
-        }
-    }
-
-    async fn cleanup(self) {
-        self.db.pool.close().await;
-        match self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                if let Ok(admin) = Pool::connect(&admin_url).await {
-                    let _ = raw::execute(
-                        &admin,
-                        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                        vec![],
-                    )
-                    .await;
-                    admin.close().await;
-                }
-            }
-        }
-    }
-}
-
-/// `postgres://user@host:5432/postgres?x=y` with the database replaced by `name`.
-#[cfg_attr(not(feature = "__test-pg"), allow(dead_code))]
-fn with_database(base: &str, name: &str) -> String {
-    let (head, query) = match base.find('?') {
-        Some(i) => base.split_at(i),
-        None => (base, ""),
-    };
-    let authority_start = head.find("://").map_or(0, |i| i + 3);
-    match head[authority_start..].find('/') {
-        Some(i) => format!("{}/{name}{query}", &head[..authority_start + i]),
-        None => format!("{head}/{name}{query}"),
-    }
-}
-
-/// Runs `body` on `db`, drops the database, then reports the body's panic if any.
+/// Runs `body` with the database's pool and URL, then drops the database, also when the
+/// body panics.
 pub async fn run<F, Fut>(db: TestDb, body: F)
 where
     F: FnOnce(Db) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use futures_util::FutureExt;
-    let outcome = std::panic::AssertUnwindSafe(body(db.db.clone()))
-        .catch_unwind()
-        .await;
-    db.cleanup().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let handle = Db {
+        pool: db.pool.clone(),
+        url: db.url().to_owned(),
+    };
+    rustango_orm::testing::run(db, |_| body(handle)).await;
 }
 
 /// One test body, every backend: expands into `name::sqlite` and, with `__test-pg`,
