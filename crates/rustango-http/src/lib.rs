@@ -56,8 +56,9 @@ mod problem;
 pub mod test_client;
 
 pub use defaults::{
-    MethodNotAllowed, MethodNotAllowedFuture, MethodNotAllowedLayer, PanicToProblem, RouterExt,
-    catch_panic_layer, fallback,
+    MethodNotAllowed, MethodNotAllowedFuture, MethodNotAllowedLayer, PanicToProblem,
+    ProblemDefaults, ProblemDefaultsFuture, ProblemDefaultsLayer, RouterExt, catch_panic_layer,
+    fallback,
 };
 pub use problem::{PROBLEM_JSON, Problem};
 

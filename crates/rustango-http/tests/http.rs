@@ -270,6 +270,45 @@ async fn panics_become_generic_500s() {
     assert_eq!(client.get("/posts").send().await.text(), "list");
 }
 
+/// A service that panics while it is called, before any future exists.
+#[derive(Clone)]
+struct PanicsInCall;
+
+impl tower::Service<axum::extract::Request> for PanicsInCall {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: axum::extract::Request) -> Self::Future {
+        panic!("secret call panic 7")
+    }
+}
+
+#[tokio::test]
+async fn panics_while_calling_become_generic_500s() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let app = Router::new()
+        .route_service("/call", PanicsInCall)
+        .layer(rustango_http::ProblemDefaultsLayer);
+    let client = TestClient::new(app);
+    let response = client.get("/call").send().await;
+    let body = assert_problem(&response, 500);
+    assert!(!response.text().contains("secret"), "{body}");
+    assert!(
+        logs.text().contains("secret call panic 7"),
+        "{}",
+        logs.text()
+    );
+}
+
 #[tokio::test]
 async fn unknown_routes_are_404_problems_with_instance() {
     let client = TestClient::new(defaults_app());

@@ -159,8 +159,8 @@ struct TokenState(Arc<TokenInner>);
 
 struct TokenInner {
     key: Arc<[u8; 32]>,
-    /// The request's `Cookie` header that names `csrftoken`, not yet verified.
-    cookie_header: Option<HeaderValue>,
+    /// The request's `Cookie` headers that name `csrftoken`, not yet verified.
+    cookie_headers: CookieHeaders,
     /// The verified cookie token, once looked at.
     cookie: OnceLock<Option<[u8; TOKEN_LEN]>>,
     /// A new token, once one was needed: the response sets it as the cookie.
@@ -179,10 +179,12 @@ impl TokenState {
     fn cookie(&self) -> Option<[u8; TOKEN_LEN]> {
         let inner = &*self.0;
         *inner.cookie.get_or_init(|| {
-            inner
-                .cookie_header
-                .as_ref()
-                .and_then(|value| cookie_in(&inner.key, value).0)
+            let verify = |value: &HeaderValue| cookie_in(&inner.key, value).0;
+            match &inner.cookie_headers {
+                CookieHeaders::None => None,
+                CookieHeaders::One(value) => verify(value),
+                CookieHeaders::Many(values) => values.iter().find_map(verify),
+            }
         })
     }
 
@@ -400,14 +402,29 @@ fn set_cookie(token: &[u8; TOKEN_LEN], secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| unreachable!("a base64url token makes a valid header value"))
 }
 
-/// The first `Cookie` header that mentions `csrftoken` (a cheap scan, nothing verified).
-fn cookie_header(headers: &HeaderMap) -> Option<HeaderValue> {
+/// The `Cookie` headers that mention `csrftoken` (a cheap scan, nothing verified):
+/// HTTP/1.1 sends one `Cookie` header, HTTP/2 may send one per cookie.
+enum CookieHeaders {
+    None,
+    One(HeaderValue),
+    Many(Box<[HeaderValue]>),
+}
+
+fn cookie_headers(headers: &HeaderMap) -> CookieHeaders {
     let name = COOKIE_NAME.as_bytes();
-    headers
+    let mut naming = headers
         .get_all(header::COOKIE)
         .iter()
-        .find(|value| value.as_bytes().windows(name.len()).any(|w| w == name))
-        .cloned()
+        .filter(|value| value.as_bytes().windows(name.len()).any(|w| w == name));
+    let Some(first) = naming.next() else {
+        return CookieHeaders::None;
+    };
+    match naming.next() {
+        None => CookieHeaders::One(first.clone()),
+        Some(second) => {
+            CookieHeaders::Many([first, second].into_iter().chain(naming).cloned().collect())
+        }
+    }
 }
 
 /// Lowercases an origin and drops the scheme's default port.
@@ -606,7 +623,7 @@ where
         let layer = &self.layer;
         let state = TokenState(Arc::new(TokenInner {
             key: Arc::clone(&layer.key),
-            cookie_header: cookie_header(req.headers()),
+            cookie_headers: cookie_headers(req.headers()),
             cookie: OnceLock::new(),
             minted: OnceLock::new(),
         }));

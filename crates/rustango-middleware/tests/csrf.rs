@@ -132,6 +132,33 @@ async fn an_invalid_cookie_is_replaced_only_when_the_token_is_asked_for() {
 }
 
 #[tokio::test]
+async fn every_cookie_header_is_tried_when_the_token_is_asked_for() {
+    // HTTP/2 may send one `Cookie` header per cookie; a valid `csrftoken` in a later
+    // one is found, and no new cookie is issued.
+    let (_, token) = primed().await;
+    let fresh = client();
+    let r = fresh
+        .get("/")
+        .header("cookie", "csrftoken=not-a-valid-token")
+        .header("cookie", format!("csrftoken={token}"))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("set-cookie"), None, "the valid cookie was missed");
+    // With only the bad one, a new cookie comes with the token.
+    let r = fresh
+        .get("/")
+        .header("cookie", "csrftoken=not-a-valid-token")
+        .header("cookie", "other=1")
+        .send()
+        .await;
+    assert!(
+        r.header("set-cookie")
+            .is_some_and(|c| c.starts_with("csrftoken="))
+    );
+}
+
+#[tokio::test]
 async fn ensure_cookie_sets_it_on_every_response_without_a_valid_one() {
     let client = TestClient::new(app(CsrfLayer::new(SECRET).ensure_cookie(true)));
     let r = client.get("/plain").send().await;

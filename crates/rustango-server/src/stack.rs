@@ -196,7 +196,6 @@ impl Stack {
     /// One `Router::layer` call wraps every route once; each extra call would box
     /// every request's service and future again.
     pub(crate) fn apply_inner(&self, app: Router, problem_defaults: bool) -> Router {
-        use axum::body::Body;
         // Outermost first.
         let stack = tower::ServiceBuilder::new()
             .option_layer(self.request_id.clone())
@@ -208,13 +207,7 @@ impl Stack {
             .option_layer(self.csrf.clone())
             // Answers with axum's `Body`, like the layers around it.
             .option_layer(self.compression.clone())
-            .option_layer(problem_defaults.then(|| {
-                tower::ServiceBuilder::new()
-                    .map_response(|r: http::Response<_>| r.map(Body::new))
-                    .layer(rustango_http::catch_panic_layer())
-                    .into_inner()
-            }))
-            .option_layer(problem_defaults.then_some(rustango_http::MethodNotAllowedLayer))
+            .option_layer(problem_defaults.then_some(rustango_http::ProblemDefaultsLayer))
             .into_inner();
         app.layer(stack)
     }
