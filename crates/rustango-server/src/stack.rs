@@ -208,10 +208,21 @@ impl Stack {
             // Answers with axum's `Body`, like the layers around it.
             .option_layer(self.compression.clone())
             .option_layer(problem_defaults.then_some(rustango_http::ProblemDefaultsLayer))
+            // The route's future holds the whole request until it is first polled; in
+            // one box, each layer above moves a pointer instead of copying it again.
+            .map_future(|future| -> RouteFuture { Box::pin(future) })
             .into_inner();
         app.layer(stack)
     }
 }
+
+/// A route's response future, boxed once inside the stack.
+type RouteFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<axum::response::Response, std::convert::Infallible>>
+            + Send,
+    >,
+>;
 
 #[cfg(feature = "redis")]
 async fn with_shared_store(
