@@ -461,12 +461,17 @@ fn finish(
     }
 }
 
-/// The errors `ServeDir` itself reports as 404: missing, unreadable, or a file used as
-/// a directory (`/app.js/x`).
+/// The errors that mean "no such file" for a path the client made up: missing,
+/// unreadable, a file used as a directory (`/app.js/x`), or a name the file system
+/// cannot hold (longer than its limit, `ENAMETOOLONG`).
 fn is_not_found(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::NotADirectory
+        io::ErrorKind::NotFound
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::NotADirectory
+            | io::ErrorKind::InvalidFilename
+            | io::ErrorKind::InvalidInput
     )
 }
 

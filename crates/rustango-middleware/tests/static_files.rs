@@ -418,6 +418,26 @@ async fn missing_files_are_404_problems() {
     // A whole directory that does not exist.
     let gone = self::client(StaticFiles::new(root.path("not-built-yet")));
     assert_not_found(&gone.get("/static/app.js").send().await, "/static/app.js");
+
+    // Names longer than the file system allows (255 bytes on Linux, less with the
+    // `.br`/`.gz` of a precompressed variant), and paths longer than it allows in all.
+    let precompressed = self::client(public(&root).precompressed());
+    for name in [
+        "a".repeat(253),
+        "a".repeat(256),
+        "a".repeat(5000),
+        ["a"; 2100].join("/"),
+    ] {
+        let path = format!("/static/{name}");
+        for client in [&client, &precompressed] {
+            let response = client
+                .get(&path)
+                .header("accept-encoding", "br, gzip")
+                .send()
+                .await;
+            assert_not_found(&response, &path);
+        }
+    }
 }
 
 #[tokio::test]
