@@ -10,8 +10,8 @@
 //!
 //! When the request's `If-None-Match` matches the tag (`*`, one tag, or a list, with
 //! the weak comparison of RFC 9110 §13.1.2), the answer is `304 Not Modified` with an
-//! empty body, keeping `ETag`, `Cache-Control`, `Content-Location`, `Date`, `Expires`
-//! and `Vary`. A response that already has an `ETag` (set by the handler) is not
+//! empty body, keeping `ETag`, `Cache-Control`, `Content-Location`, `Date`, `Expires`,
+//! `Vary`, `Last-Modified` and (as Django does) `Set-Cookie`. A response that already has an `ETag` (set by the handler) is not
 //! hashed, but its tag is still compared. A malformed `If-None-Match` matches nothing:
 //! the full response is sent.
 //!
@@ -57,14 +57,18 @@ use crate::future::BoxResponseFuture;
 /// The default largest body hashed: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
-/// The headers a `304 Not Modified` keeps (RFC 9110 §15.4.5).
-const KEPT_ON_304: [header::HeaderName; 6] = [
+/// The headers a `304 Not Modified` keeps: those of RFC 9110 §15.4.5, `Last-Modified`,
+/// and, as Django does, `Set-Cookie` (a cookie the full response would have set, a CSRF
+/// or refreshed session cookie, must not be lost because the page was cached).
+const KEPT_ON_304: [header::HeaderName; 8] = [
     header::ETAG,
     header::CACHE_CONTROL,
     header::CONTENT_LOCATION,
     header::DATE,
     header::EXPIRES,
     header::VARY,
+    header::LAST_MODIFIED,
+    header::SET_COOKIE,
 ];
 
 /// Tags `GET`/`HEAD` responses and answers conditional requests; see the

@@ -11,7 +11,11 @@ use rustango_middleware::etag::EtagLayer;
 
 async fn cached() -> Response {
     (
-        [("cache-control", "max-age=60"), ("vary", "accept")],
+        [
+            ("cache-control", "max-age=60"),
+            ("vary", "accept"),
+            ("set-cookie", "csrftoken=abc; Path=/"),
+        ],
         "hello world",
     )
         .into_response()
@@ -74,6 +78,8 @@ async fn tags_and_answers_304() {
         assert_eq!(r.header("etag"), Some(&*etag));
         assert_eq!(r.header("cache-control"), Some("max-age=60"));
         assert_eq!(r.header("vary"), Some("accept"));
+        // A cookie the page sets is not lost to the cache.
+        assert_eq!(r.header("set-cookie"), Some("csrftoken=abc; Path=/"));
         assert_eq!(r.header("content-type"), None);
     }
 
