@@ -22,7 +22,8 @@
 //! case, any of [`DEFAULT_REDACTED_PARAMS`] (`password`, `token`, `key`, `session`,
 //! …) keeps its name but has its value logged as `***`; add names with
 //! [`redact_params`](AccessLogLayer::redact_params). The same applies to the query of
-//! the `Referer`, whose user-info (`user:pass@`) is dropped too. The
+//! the `Referer`, whose user-info (`user:pass@`) is dropped too, and to the names of
+//! the [`log_headers`](AccessLogLayer::log_headers): `x-api-key` is logged as `***`. The
 //! `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie` headers are never
 //! logged: [`log_headers`](AccessLogLayer::log_headers) refuses them.
 //!
@@ -241,7 +242,8 @@ struct RequestInfo {
 impl RequestInfo {
     fn new<B>(req: &Request<B>, config: &Arc<Config>) -> Self {
         let h = req.headers();
-        let headers = (!config.headers.is_empty()).then(|| logged_headers(h, &config.headers));
+        let headers = (!config.headers.is_empty())
+            .then(|| logged_headers(h, &config.headers, &config.redact));
         RequestInfo {
             start: Instant::now(),
             method: req.method().clone(),
@@ -379,17 +381,25 @@ fn emit<B: HttpBody>(info: &RequestInfo, response: &Response<B>) {
     }
 }
 
-/// The chosen headers as a JSON object; never one of [`NEVER_LOGGED_HEADERS`].
-fn logged_headers(headers: &HeaderMap, names: &[HeaderName]) -> String {
+/// The chosen headers as a JSON object; never one of [`NEVER_LOGGED_HEADERS`], and the
+/// value of one whose name contains a redacted fragment (`x-api-key`, `x-auth-token`)
+/// as `***`.
+fn logged_headers(headers: &HeaderMap, names: &[HeaderName], redact: &[String]) -> String {
     let mut map = serde_json::Map::new();
     for name in names {
         if NEVER_LOGGED_HEADERS.contains(name) {
             continue;
         }
         let values: Vec<Cow<'_, str>> = headers.get_all(name).iter().map(lossy).collect();
-        if !values.is_empty() {
-            map.insert(name.to_string(), values.join(", ").into());
+        if values.is_empty() {
+            continue;
         }
+        let value = if is_secret(name.as_str(), redact) {
+            REDACTED.to_owned()
+        } else {
+            values.join(", ")
+        };
+        map.insert(name.to_string(), value.into());
     }
     serde_json::Value::Object(map).to_string()
 }

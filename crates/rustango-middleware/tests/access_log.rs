@@ -161,7 +161,15 @@ fn extra_params_are_redacted_and_referer_too() {
 #[test]
 fn credentials_are_never_logged() {
     let events = record(
-        || AccessLogLayer::new().log_headers(["authorization", "x-trace", "Cookie"]),
+        || {
+            AccessLogLayer::new().redact_params(["otp"]).log_headers([
+                "authorization",
+                "x-trace",
+                "Cookie",
+                "x-api-key",
+                "x-otp",
+            ])
+        },
         |client| async move {
             client
                 .get("/things")
@@ -169,6 +177,8 @@ fn credentials_are_never_logged() {
                 .header("cookie", "sessionid=sekrit-cookie")
                 .header("proxy-authorization", "Basic sekrit-proxy")
                 .header("x-trace", "trace-7")
+                .header("x-api-key", "sekrit-api-key")
+                .header("x-otp", "sekrit-otp")
                 .send()
                 .await;
         },
@@ -179,7 +189,11 @@ fn credentials_are_never_logged() {
     assert_eq!(access.len(), 1, "{events:?}");
     let headers = access[0].get("headers").expect("no headers field");
     let headers: serde_json::Value = serde_json::from_str(headers).unwrap();
-    assert_eq!(headers, serde_json::json!({ "x-trace": "trace-7" }));
+    // Headers named like a secret (default fragments and added ones) are redacted.
+    assert_eq!(
+        headers,
+        serde_json::json!({ "x-trace": "trace-7", "x-api-key": "***", "x-otp": "***" })
+    );
     // The refusal was warned about, once, at configuration.
     let warnings: Vec<_> = events
         .iter()
