@@ -494,56 +494,6 @@ fn sent_matches(sent: &[u8], cookie: &[u8; TOKEN_LEN]) -> bool {
     unmask(sent).is_some_and(|raw| rustango_config::constant_time_eq(&raw, cookie))
 }
 
-/// The value of `field` in a urlencoded body (the first one), if any.
-fn form_field(body: &[u8], field: &str) -> Option<Vec<u8>> {
-    body.split(|&b| b == b'&').find_map(|pair| {
-        let (name, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-            None => (pair, &[][..]),
-        };
-        (percent_decode(name) == field.as_bytes()).then(|| percent_decode(value))
-    })
-}
-
-fn percent_decode(input: &[u8]) -> Vec<u8> {
-    fn hex(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < input.len() => match (hex(input[i + 1]), hex(input[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h << 4) | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-}
-
 /// A body an HTML form (or a CORS "simple" request) can send cross-site without a
 /// preflight: urlencoded, multipart, plain text, or no content type at all.
 fn is_form_like(headers: &HeaderMap) -> bool {
@@ -671,7 +621,7 @@ where
                                 ))
                             }
                         }
-                        (None, _) if is_form(req.headers()) => {
+                        (None, _) if crate::form::is_urlencoded(req.headers()) => {
                             let declared = req
                                 .headers()
                                 .get(header::CONTENT_LENGTH)
@@ -722,7 +672,7 @@ where
                             ));
                         }
                     };
-                    match form_field(&bytes, FORM_FIELD) {
+                    match crate::form::field(&bytes, FORM_FIELD) {
                         Some(sent) if sent_matches(&sent, &cookie) => {}
                         Some(_) => {
                             return Ok(finish.apply(forbidden(
@@ -819,10 +769,10 @@ mod tests {
     #[test]
     fn reads_form_fields() {
         let body = b"a=1&csrfmiddlewaretoken=ab%2Dc+d&csrfmiddlewaretoken=x";
-        assert_eq!(form_field(body, FORM_FIELD).unwrap(), b"ab-c d");
-        assert_eq!(form_field(b"a=1", FORM_FIELD), None);
-        assert_eq!(percent_decode(b"%4"), b"%4");
-        assert_eq!(percent_decode(b"%zz%41"), b"%zzA");
+        assert_eq!(crate::form::field(body, FORM_FIELD).unwrap(), b"ab-c d");
+        assert_eq!(crate::form::field(b"a=1", FORM_FIELD), None);
+        assert_eq!(crate::form::decode(b"%4"), b"%4");
+        assert_eq!(crate::form::decode(b"%zz%41"), b"%zzA");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub mod cors;
 pub mod csrf;
 #[cfg(feature = "etag")]
 pub mod etag;
+#[cfg(any(feature = "csrf", feature = "method-override"))]
+mod form;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
 #[cfg(feature = "ip-filter")]

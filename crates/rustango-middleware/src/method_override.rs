@@ -160,7 +160,7 @@ where
                 ))),
             };
         }
-        if !is_form(&req) {
+        if !crate::form::is_urlencoded(req.headers()) {
             return boxed(self.inner.call(req));
         }
         let max_body = self.layer.max_body;
@@ -220,18 +220,6 @@ fn refuse<E: Send + 'static>(problem: Problem) -> BoxResponseFuture<E> {
     boxed(std::future::ready(Ok(problem.into_response())))
 }
 
-/// Whether the body is `application/x-www-form-urlencoded` (parameters ignored).
-fn is_form<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-}
-
 /// `PUT`, `PATCH` or `DELETE`, in any letter case.
 fn parse_method(value: &[u8]) -> Option<Method> {
     let value = value.trim_ascii();
@@ -240,19 +228,14 @@ fn parse_method(value: &[u8]) -> Option<Method> {
         .find(|m| value.eq_ignore_ascii_case(m.as_str().as_bytes()))
 }
 
-/// The method named by the first `_method` field of a form body: `Ok(None)` without
-/// one, `Err` for a value other than `PUT`, `PATCH` or `DELETE`.
+/// The method named by the first `_method` field of a form body (names and values
+/// decoded as a form extractor would: `%5Fmethod`): `Ok(None)` without one, `Err` for a
+/// value other than `PUT`, `PATCH` or `DELETE`.
 fn form_method(body: &[u8]) -> Result<Option<Method>, ()> {
-    for pair in body.split(|&b| b == b'&') {
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &b""[..]),
-        };
-        if key == FIELD.as_bytes() {
-            return parse_method(value).map(Some).ok_or(());
-        }
+    match crate::form::field(body, FIELD) {
+        None => Ok(None),
+        Some(value) => parse_method(&value).map(Some).ok_or(()),
     }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -269,6 +252,11 @@ mod tests {
         assert_eq!(form_method(b"a=1&b=2"), Ok(None));
         assert_eq!(form_method(b""), Ok(None));
         assert_eq!(form_method(b"x_method=PUT"), Ok(None));
+        // Encoded names and values, as a browser or a form extractor sees them.
+        assert_eq!(form_method(b"%5Fmethod=PUT"), Ok(Some(Method::PUT)));
+        assert_eq!(form_method(b"%5fmethod=%50atch"), Ok(Some(Method::PATCH)));
+        assert_eq!(form_method(b"_method=+DELETE+"), Ok(Some(Method::DELETE)));
+        assert_eq!(form_method(b"%5method=PUT"), Ok(None));
         for bad in [
             &b"_method=TRACE"[..],
             b"_method=GET",
