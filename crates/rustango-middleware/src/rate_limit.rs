@@ -5,7 +5,8 @@
 //! increment of a counter that expires with its window. By default the counters live
 //! in the process, shared by the clones of one layer (a map from client key to the
 //! current window's count, checked synchronously, with nothing allocated per request
-//! for a per-IP limit); give every instance of the app the same Redis store
+//! for a per-IP limit; user ids and keys are held as a keyed 128-bit hash, and the map
+//! holds at most [`MAX_LOCAL_KEYS`] keys); give every instance of the app the same Redis store
 //! (`rustango_cache::redis_backend::RedisCache`, cargo feature `redis`) and the limit
 //! holds across all of them. Windows are aligned to the Unix epoch and counters never
 //! outlive their window, so no key is left without an expiry. Up to `2 * n` requests
@@ -57,6 +58,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher as _, Hasher as _, RandomState};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -202,7 +204,7 @@ impl RateLimitLayer {
     /// Starts every counter key with `prefix` (default [`DEFAULT_KEY_PREFIX`]); give
     /// each limit sharing a store its own prefix. Keys are
     /// `<prefix>ip:<address>:<window>`, `<prefix>user:<id>:<window>` and
-    /// `<prefix>key:<key>:<window>`.
+    /// `<prefix>key:<SHA-256 of the key, hex>:<window>`.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -226,11 +228,10 @@ impl RateLimitLayer {
         self.window
     }
 
-    /// The counter key for a request, without the window number; `None` if the request
-    /// is not limited.
-    /// The counter's key in the process-local store: the address itself for an IP,
-    /// no string made.
-    fn local_key_for(&self, parts: &Parts) -> Option<LocalKey> {
+    /// The counter's key in the process-local store (`None` if the request is not
+    /// limited): the address itself for an IP, no string made; a keyed hash of a user
+    /// id or key, so an entry stays small however long the id.
+    fn local_key_for(&self, counters: &LocalCounters, parts: &Parts) -> Option<LocalKey> {
         let ip = || {
             client_bucket(real_ip::resolve(
                 &parts.extensions,
@@ -241,13 +242,17 @@ impl RateLimitLayer {
         Some(match &self.kind {
             KeyKind::Ip => LocalKey::Ip(ip()),
             KeyKind::User(user) => match user(parts) {
-                Some(id) => LocalKey::User(id.into()),
+                Some(id) => counters.hashed(b'u', &id),
                 None => LocalKey::Ip(ip()),
             },
-            KeyKind::Key(key) => LocalKey::Key(key(parts)?.into()),
+            KeyKind::Key(key) => counters.hashed(b'k', &key(parts)?),
         })
     }
 
+    /// The counter key for a request in a shared store, without the window number;
+    /// `None` if the request is not limited. A free-form key (`per_key`: an API key, a
+    /// login name) is stored as its SHA-256: of fixed length, and not readable by
+    /// whoever can list the store's keys.
     fn key_for(&self, parts: &Parts) -> Option<String> {
         let ip = || {
             let bucket = client_bucket(real_ip::resolve(
@@ -266,7 +271,7 @@ impl RateLimitLayer {
                 Some(id) => ("user", id),
                 None => ("ip", ip()),
             },
-            KeyKind::Key(key) => ("key", key(parts)?),
+            KeyKind::Key(key) => ("key", sha256_hex(key(parts)?.as_bytes())),
         };
         Some(format!("{}{kind}:{id}", self.prefix))
     }
@@ -360,7 +365,7 @@ where
         if let Store::Local(counters) = &layer.store {
             // In-process counters: the verdict is known now, so nothing waits and the
             // inner service is called directly.
-            let Some(key) = layer.local_key_for(&parts) else {
+            let Some(key) = layer.local_key_for(counters, &parts) else {
                 return DecidedFuture::passthrough(
                     self.inner.call(Request::from_parts(parts, body)),
                 );
@@ -403,7 +408,8 @@ where
                     let mut response = if hit.allowed {
                         inner.call(req).await?
                     } else {
-                        tracing::debug!(key, "rate limit exceeded");
+                        // The key is not logged: it may be an API key or a login.
+                        tracing::debug!("rate limit exceeded");
                         Problem::too_many_requests(whole_secs(hit.reset_after)).into_response()
                     };
                     set_headers(&mut response, config.policy.clone(), state);
@@ -511,28 +517,69 @@ enum Store {
 }
 
 /// A client's key in the process-local store.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum LocalKey {
     Ip(IpAddr),
-    User(Box<str>),
-    Key(Box<str>),
+    /// A user id or a free-form key, as a 128-bit hash keyed with this process's
+    /// random keys (a client cannot aim a collision at another's counter).
+    Hashed(u128),
 }
+
+/// The most keys the process-local store holds (about 30 MB). Past that, a key first
+/// seen in the current window is let through without being counted until the window
+/// ends: clients spraying made-up keys cannot grow the map without bound, and keys
+/// already counted keep their limit.
+pub const MAX_LOCAL_KEYS: usize = 500_000;
 
 /// The in-process fixed windows: per key, the current window's number and count.
 /// Stale windows are swept out as new keys arrive, so memory follows the clients of
-/// the current window.
-#[derive(Default)]
+/// the current window, up to [`MAX_LOCAL_KEYS`].
 struct LocalCounters {
     state: Mutex<LocalState>,
+    /// Two independently keyed SipHash states: 128 bits for [`LocalKey::Hashed`].
+    hashers: (RandomState, RandomState),
+    max_keys: usize,
+}
+
+impl Default for LocalCounters {
+    fn default() -> Self {
+        LocalCounters::with_max_keys(MAX_LOCAL_KEYS)
+    }
 }
 
 #[derive(Default)]
 struct LocalState {
     counts: HashMap<LocalKey, (u64, u64)>,
     inserts_since_sweep: usize,
+    /// The window in which the full map was last swept (a full map is swept once per
+    /// window, not on every new key).
+    full_swept_in: Option<u64>,
+    /// The window in which the "full" warning was last logged.
+    full_warned_in: Option<u64>,
 }
 
 impl LocalCounters {
+    fn with_max_keys(max_keys: usize) -> Self {
+        LocalCounters {
+            state: Mutex::default(),
+            hashers: (RandomState::new(), RandomState::new()),
+            max_keys,
+        }
+    }
+
+    /// The key for the id `id` of kind `kind` (`u`ser or `k`ey).
+    fn hashed(&self, kind: u8, id: &str) -> LocalKey {
+        let half = |state: &RandomState| {
+            let mut hasher = state.build_hasher();
+            hasher.write_u8(kind);
+            hasher.write(id.as_bytes());
+            hasher.finish()
+        };
+        LocalKey::Hashed(
+            u128::from(half(&self.hashers.0)) << 64 | u128::from(half(&self.hashers.1)),
+        )
+    }
+
     fn hit(&self, key: LocalKey, limit: u64, window: Duration) -> Hit {
         self.hit_at(key, limit, window, SystemTime::now())
     }
@@ -561,11 +608,26 @@ impl LocalCounters {
                 }
                 None => {
                     state.inserts_since_sweep += 1;
-                    if state.inserts_since_sweep >= state.counts.len().max(1024) {
+                    let full = state.counts.len() >= self.max_keys;
+                    if (full && state.full_swept_in != Some(index))
+                        || state.inserts_since_sweep >= state.counts.len().max(1024)
+                    {
                         state.counts.retain(|_, slot| slot.0 == index);
                         state.inserts_since_sweep = 0;
+                        if full {
+                            state.full_swept_in = Some(index);
+                        }
                     }
-                    state.counts.insert(key, (index, 1));
+                    if state.counts.len() < self.max_keys {
+                        state.counts.insert(key, (index, 1));
+                    } else if state.full_warned_in != Some(index) {
+                        state.full_warned_in = Some(index);
+                        tracing::warn!(
+                            keys = state.counts.len(),
+                            "rate limit: the in-process store is full for this window; \
+                             new clients are not counted until it ends"
+                        );
+                    }
                     1
                 }
             }
@@ -585,6 +647,18 @@ impl LocalCounters {
             .counts
             .len()
     }
+}
+
+/// The SHA-256 of `bytes` in lower-case hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// The response future of the rate limiter.
@@ -652,7 +726,7 @@ mod tests {
         let counters = LocalCounters::default();
         let window = Duration::from_secs(10);
         let a = || LocalKey::Ip("192.0.2.1".parse().unwrap());
-        let b = || LocalKey::User("alice".into());
+        let b = || counters.hashed(b'u', "alice");
         // 3 s into a window: 7 s until it resets.
         let first = counters.hit_at(a(), 2, window, at(1_000_003_000));
         assert_eq!(
@@ -691,5 +765,75 @@ mod tests {
             counters.hit_at(LocalKey::Ip(ip), 5, window, at(9_000));
         }
         assert!(counters.len() < 2000, "{}", counters.len());
+    }
+
+    #[test]
+    fn shared_store_keys_hide_free_form_keys() {
+        let layer = RateLimitLayer::per_key(1, Duration::from_secs(60), |parts| {
+            parts
+                .headers
+                .get("x-api-key")?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        });
+        let (parts, ()) = http::Request::builder()
+            .header("x-api-key", "sk_live_secret")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let key = layer.key_for(&parts).unwrap();
+        assert_eq!(
+            key,
+            format!("{DEFAULT_KEY_PREFIX}key:{}", sha256_hex(b"sk_live_secret"))
+        );
+        assert!(!key.contains("secret"));
+        // SHA-256 of "abc" (FIPS 180-2).
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn hashed_keys_differ_by_kind_and_id() {
+        let counters = LocalCounters::default();
+        let long = "x".repeat(100_000);
+        assert_eq!(counters.hashed(b'k', &long), counters.hashed(b'k', &long));
+        assert_ne!(
+            counters.hashed(b'k', "alice"),
+            counters.hashed(b'u', "alice")
+        );
+        assert_ne!(
+            counters.hashed(b'k', "alice"),
+            counters.hashed(b'k', "alicf")
+        );
+        // Another process (other random keys) hashes differently.
+        assert_ne!(
+            counters.hashed(b'k', "alice"),
+            LocalCounters::default().hashed(b'k', "alice")
+        );
+    }
+
+    #[test]
+    fn a_full_store_stops_growing_and_keeps_counting_known_keys() {
+        let counters = LocalCounters::with_max_keys(100);
+        let window = Duration::from_secs(10);
+        let key = |i: u32| counters.hashed(b'k', &i.to_string());
+        for i in 0..100 {
+            counters.hit_at(key(i), 2, window, at(5_000));
+        }
+        assert_eq!(counters.len(), 100);
+        // New keys in the same window pass, uncounted; the map does not grow.
+        for i in 100..1_000 {
+            assert!(counters.hit_at(key(i), 2, window, at(5_001)).allowed);
+        }
+        assert_eq!(counters.len(), 100);
+        // Known keys still reach their limit.
+        assert!(counters.hit_at(key(7), 2, window, at(5_002)).allowed);
+        assert!(!counters.hit_at(key(7), 2, window, at(5_003)).allowed);
+        // The next window sweeps the old keys out and counts new ones again.
+        counters.hit_at(key(5_000), 2, window, at(15_000));
+        assert_eq!(counters.len(), 1);
     }
 }
