@@ -67,6 +67,15 @@ pub enum CacheError {
         key: String,
     },
 
+    /// An [`InMemoryCache`](crate::InMemoryCache) with a
+    /// [`max_bytes`](crate::InMemoryCache::max_bytes) limit had no room for a write,
+    /// even after sweeping out expired entries; nothing was stored.
+    #[error("the in-memory cache is full (limit {limit} bytes)")]
+    Full {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+
     /// A TTL of zero was given (explicitly, or as the cache's default TTL). A key that
     /// expires at once is almost always a bug, so it is refused rather than ignored.
     #[error("a cache TTL must be longer than zero")]

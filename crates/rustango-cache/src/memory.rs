@@ -17,8 +17,9 @@ const PURGE_MIN_WRITES: usize = 256;
 /// Expired entries are never returned: expiry is checked on every read. They are also
 /// swept out now and then during writes (after a number of writes proportional to the
 /// map's size, so sweeping costs O(1) per write on average), or on demand with
-/// [`purge_expired`](Self::purge_expired). There is no size limit: give entries a TTL
-/// (or a default TTL) when keys are unbounded.
+/// [`purge_expired`](Self::purge_expired). There is no size limit unless one is set
+/// with [`max_bytes`](Self::max_bytes): give entries a TTL (or a default TTL) when keys
+/// are unbounded, and a limit when clients choose them.
 ///
 /// Each instance is its own store: share one through a [`BoxedCache`](crate::BoxedCache).
 /// Nothing is shared between processes; use Redis for that.
@@ -31,6 +32,14 @@ pub struct InMemoryCache {
 struct State {
     entries: HashMap<String, Entry>,
     writes_since_purge: usize,
+    /// The keys' and values' bytes, as [`max_bytes`](InMemoryCache::max_bytes) counts.
+    bytes: usize,
+    max_bytes: Option<usize>,
+}
+
+/// What an entry counts for against [`InMemoryCache::max_bytes`].
+fn size(key: &str, value: &[u8]) -> usize {
+    key.len().saturating_add(value.len())
 }
 
 struct Entry {
@@ -54,15 +63,51 @@ impl State {
     /// The live entry under `key`; an expired one is removed.
     fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
         if self.entries.get(key).is_some_and(|e| !e.is_live(now)) {
-            self.entries.remove(key);
+            self.remove(key);
         }
         self.entries.get_mut(key)
     }
 
-    fn insert(&mut self, key: &str, value: Vec<u8>, expires_at: Option<Instant>, now: Instant) {
-        self.entries
-            .insert(key.to_owned(), Entry { value, expires_at });
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.bytes = self.bytes.saturating_sub(size(key, &entry.value));
+        Some(entry)
+    }
+
+    /// Stores `value` under `key`, replacing what was there. Over the byte limit (after
+    /// sweeping expired entries), nothing changes and the write fails with
+    /// [`CacheError::Full`].
+    fn insert(
+        &mut self,
+        key: &str,
+        value: Vec<u8>,
+        expires_at: Option<Instant>,
+        now: Instant,
+    ) -> Result<()> {
+        let added = size(key, &value);
+        if let Some(limit) = self.max_bytes
+            && self.bytes_after(key, added) > limit
+        {
+            self.purge(now);
+            if self.bytes_after(key, added) > limit {
+                return Err(CacheError::Full { limit });
+            }
+        }
+        if let Some(old) = self
+            .entries
+            .insert(key.to_owned(), Entry { value, expires_at })
+        {
+            self.bytes = self.bytes.saturating_sub(size(key, &old.value));
+        }
+        self.bytes = self.bytes.saturating_add(added);
         self.maybe_purge(now);
+        Ok(())
+    }
+
+    /// The bytes stored once `key` holds a value of `added` bytes (key included).
+    fn bytes_after(&self, key: &str, added: usize) -> usize {
+        let replaced = self.entries.get(key).map_or(0, |e| size(key, &e.value));
+        self.bytes.saturating_sub(replaced).saturating_add(added)
     }
 
     /// Sweeps expired entries once enough writes happened since the last sweep.
@@ -76,7 +121,15 @@ impl State {
     fn purge(&mut self, now: Instant) -> usize {
         self.writes_since_purge = 0;
         let before = self.entries.len();
-        self.entries.retain(|_, e| e.is_live(now));
+        let mut freed = 0usize;
+        self.entries.retain(|key, e| {
+            let live = e.is_live(now);
+            if !live {
+                freed = freed.saturating_add(size(key, &e.value));
+            }
+            live
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
         before - self.entries.len()
     }
 }
@@ -110,6 +163,23 @@ impl InMemoryCache {
     /// The TTL applied when none is given.
     pub fn default_ttl(&self) -> Option<Duration> {
         self.default_ttl
+    }
+
+    /// Caps the bytes of the live keys and values at `limit` (like Redis's `maxmemory`
+    /// with `noeviction`): a write that would go over it, once expired entries are swept
+    /// out, fails with [`CacheError::Full`] and stores nothing. Entries are never
+    /// evicted to make room: a lock or a stored answer stays until it expires or is
+    /// deleted.
+    #[must_use]
+    pub fn max_bytes(self, limit: usize) -> Self {
+        self.lock().max_bytes = Some(limit);
+        self
+    }
+
+    /// The bytes of the keys and values stored, as [`max_bytes`](Self::max_bytes)
+    /// counts them (expired entries not yet swept out included).
+    pub fn stored_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// The number of keys that have not expired.
@@ -172,19 +242,14 @@ impl Cache for InMemoryCache {
             let ttl = effective_ttl(ttl, self.default_ttl)?;
             let now = Instant::now();
             self.lock()
-                .insert(key, value.to_vec(), expiry(now, ttl), now);
-            Ok(())
+                .insert(key, value.to_vec(), expiry(now, ttl), now)
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let now = Instant::now();
-            Ok(self
-                .lock()
-                .entries
-                .remove(key)
-                .is_some_and(|e| e.is_live(now)))
+            Ok(self.lock().remove(key).is_some_and(|e| e.is_live(now)))
         })
     }
 
@@ -223,10 +288,14 @@ impl Cache for InMemoryCache {
                 Some(entry) => {
                     let current = parse_counter(&entry.value).ok_or_else(not_an_integer)?;
                     let next = current.checked_add(by).ok_or_else(not_an_integer)?;
-                    entry.value = next.to_string().into_bytes();
+                    let (old_len, value) = (entry.value.len(), next.to_string().into_bytes());
+                    let new_len = value.len();
+                    entry.value = value;
                     if entry.expires_at.is_none() {
                         entry.expires_at = expiry(now, Some(ttl));
                     }
+                    // A counter's text grows by a few digits at most: counted, not refused.
+                    state.bytes = state.bytes.saturating_sub(old_len).saturating_add(new_len);
                     Ok(next)
                 }
                 None => {
@@ -235,7 +304,7 @@ impl Cache for InMemoryCache {
                         by.to_string().into_bytes(),
                         expiry(now, Some(ttl)),
                         now,
-                    );
+                    )?;
                     Ok(by)
                 }
             }
@@ -255,7 +324,7 @@ impl Cache for InMemoryCache {
             if state.live(key, now).is_some() {
                 return Ok(false);
             }
-            state.insert(key, value.as_bytes().to_vec(), expiry(now, ttl), now);
+            state.insert(key, value.as_bytes().to_vec(), expiry(now, ttl), now)?;
             Ok(true)
         })
     }
@@ -274,7 +343,7 @@ impl Cache for InMemoryCache {
             }
             let guard = LockGuard::new(key);
             let token = guard.token().as_bytes().to_vec();
-            state.insert(key, token, expiry(now, Some(ttl)), now);
+            state.insert(key, token, expiry(now, Some(ttl)), now)?;
             Ok(Some(guard))
         })
     }
@@ -287,7 +356,7 @@ impl Cache for InMemoryCache {
                 .live(lock.key(), now)
                 .is_some_and(|e| e.value == lock.token().as_bytes());
             if owned {
-                state.entries.remove(lock.key());
+                state.remove(lock.key());
             }
             Ok(owned)
         })
@@ -298,6 +367,7 @@ impl Cache for InMemoryCache {
             let mut state = self.lock();
             state.entries.clear();
             state.writes_since_purge = 0;
+            state.bytes = 0;
             Ok(())
         })
     }
@@ -350,6 +420,58 @@ mod tests {
         }
         assert_eq!(stored(&cache), PURGE_MIN_WRITES, "the sweep removed them");
         assert_eq!(cache.purge_expired(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_byte_limit_refuses_writes_without_evicting() {
+        // Keys and values count: "a" + 9 bytes = 10 per entry.
+        let cache = InMemoryCache::new().max_bytes(21);
+        cache.set("a", "123456789", None).await.unwrap();
+        cache.set("b", "123456789", None).await.unwrap();
+        assert_eq!(cache.stored_bytes(), 20);
+        let full = cache.set("c", "123456789", None).await.unwrap_err();
+        assert!(matches!(full, CacheError::Full { limit: 21 }), "{full:?}");
+        assert!(full.to_string().contains("21 bytes"), "{full}");
+        // Nothing was stored, nothing was evicted.
+        assert_eq!(cache.get("c").await.unwrap(), None);
+        assert_eq!(cache.len(), 2);
+        // Every way of writing is refused alike; none panics.
+        assert!(matches!(
+            cache.incr("n", 1, Duration::from_secs(1)).await,
+            Err(CacheError::Full { .. })
+        ));
+        assert!(matches!(
+            cache.set_if_absent("c", "123456789", None).await,
+            Err(CacheError::Full { .. })
+        ));
+        assert!(matches!(
+            cache.try_lock("lock:c", Duration::from_secs(1)).await,
+            Err(CacheError::Full { .. })
+        ));
+        // Replacing a value counts the difference only.
+        cache.set("a", "12345", None).await.unwrap();
+        assert_eq!(cache.stored_bytes(), 16);
+        // Deleting frees room.
+        assert!(cache.delete("b").await.unwrap());
+        cache.set("c", "123456789", None).await.unwrap();
+        assert_eq!(cache.stored_bytes(), 16);
+        cache.clear().await.unwrap();
+        assert_eq!(cache.stored_bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_sweeps_expired_entries_before_refusing() {
+        let cache = InMemoryCache::new().max_bytes(20);
+        cache
+            .set("a", "123456789", Some(Duration::from_millis(50)))
+            .await
+            .unwrap();
+        cache.set("b", "123456789", None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // "a" expired: its room is taken back for "c".
+        cache.set("c", "123456789", None).await.unwrap();
+        assert_eq!(cache.stored_bytes(), 20);
+        assert_eq!(stored(&cache), 2);
     }
 
     #[tokio::test]

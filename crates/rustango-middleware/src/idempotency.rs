@@ -61,7 +61,8 @@
 //! # Storage
 //!
 //! Keys live in any [`Cache`]: [`InMemoryCache`] for one process
-//! ([`IdempotencyLayer::in_memory`]), `RedisCache` (cargo feature `redis`) to share keys
+//! ([`IdempotencyLayer::in_memory`], bounded at [`DEFAULT_IN_MEMORY_BYTES`] since
+//! clients choose the keys), `RedisCache` (cargo feature `redis`) to share keys
 //! between instances. The cache key is [`key_prefix`](IdempotencyLayer::key_prefix)
 //! (default `idempotency:`), the scope if any, then the client's key (see
 //! [`IdempotencyLayer::storage_key`]).
@@ -138,6 +139,10 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 
 /// The header marking a replayed response: `Idempotent-Replayed: true`.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The bytes (keys and stored responses) of the store [`IdempotencyLayer::in_memory`]
+/// makes: 64 MiB.
+pub const DEFAULT_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long a stored response is kept by default: 24 hours.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -217,9 +222,15 @@ impl IdempotencyLayer {
         }
     }
 
-    /// A layer keeping keys in a new [`InMemoryCache`] (one process only).
+    /// A layer keeping keys in a new [`InMemoryCache`] (one process only) of at most
+    /// [`DEFAULT_IN_MEMORY_BYTES`]: clients choose the keys, so the store is bounded.
+    /// When it is full, new keys are served without idempotency (with a warning), as
+    /// when a store is down, until stored responses expire. For another bound, give
+    /// [`new`](Self::new) an `InMemoryCache::new().max_bytes(..)`.
     pub fn in_memory() -> Self {
-        Self::new(Arc::new(InMemoryCache::new()))
+        Self::new(Arc::new(
+            InMemoryCache::new().max_bytes(DEFAULT_IN_MEMORY_BYTES),
+        ))
     }
 
     fn config_mut(&mut self) -> &mut Config {

@@ -799,3 +799,36 @@ mod redis_store {
         inspect.delete(&storage_key).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_full_in_memory_store_degrades_to_at_least_once_never_to_a_500() {
+    // Room for about one stored response: clients choose keys, memory stays bounded.
+    let store = Arc::new(InMemoryCache::new().max_bytes(600));
+    let runs = counter();
+    let client = TestClient::new(app(IdempotencyLayer::new(store.clone()), runs.clone()));
+    let post = |key: String| {
+        client
+            .post("/charges")
+            .header("idempotency-key", key)
+            .body("10 EUR")
+            .send()
+    };
+    assert_eq!(post("first".into()).await.status, 201);
+    for i in 0..20 {
+        let response = post(format!("spray-{i}")).await;
+        // Served by the handler, without idempotency once the store is full.
+        assert_eq!(response.status, 201, "{}", response.text());
+        assert_eq!(response.header("idempotent-replayed"), None);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 21);
+    assert!(store.stored_bytes() <= 600, "{}", store.stored_bytes());
+    // The response stored before the store filled up is still replayed.
+    let again = post("first".into()).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.text(), "run 1: POST 10 EUR");
+    assert_eq!(runs.load(Ordering::SeqCst), 21);
+    // A key that found the store full was not kept: its retry runs the handler again.
+    let retry = post("spray-19".into()).await;
+    assert_eq!(retry.header("idempotent-replayed"), None);
+    assert_eq!(runs.load(Ordering::SeqCst), 22);
+}
