@@ -105,7 +105,22 @@ fn userinfo_end(rest: &str) -> Option<usize> {
     let colon = after_host.find(':')?;
     let port = &after_host[colon + 1..];
     if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        // `host:5432` is a port, unless an `@` follows that cannot be part of a path
+        // or a query value: then `user:1234/a@host` or `:12?x@host` has a password of
+        // digits and `/`, `?` or `#` (an `@` in the path is over-masked rather than a
+        // password shown; `?name=me@host` is a query value and left alone).
+        let after = &rest[authority_end..];
+        let path_end = after.find(['?', '#']).unwrap_or(after.len());
+        if let Some(at) = after[..path_end].rfind('@') {
+            return Some(authority_end + at);
+        }
+        let query = after.get(path_end + 1..).unwrap_or_default();
+        return match (query.find('@'), query.find('=')) {
+            (Some(at), eq) if eq.is_none_or(|eq| at < eq) => {
+                Some(authority_end + path_end + 1 + at)
+            }
+            _ => None,
+        };
     }
     rest.rfind('@')
 }
@@ -247,6 +262,17 @@ mod tests {
         check("postgres://u:pa#ss@db/app", "postgres://u:***@db/app");
         // `@` and `/` inside the password.
         check("postgres://u:p@a/s@db/app", "postgres://u:***@db/app");
+        // A password of digits before its `/`, `?` or `#` looks like a port.
+        check(
+            "postgres://app:1234/abc@db/app",
+            "postgres://app:***@db/app",
+        );
+        check("redis://:12?x@cache", "redis://:***@cache");
+        check("redis://:12#x@cache:6379", "redis://:***@cache:6379");
+        check(
+            "postgres://u:99/a@b@db/app?x=1",
+            "postgres://u:***@db/app?x=1",
+        );
         for url in [
             "postgres://u:p@ss@db/app",
             "postgres://u:pa/ss@db/app",

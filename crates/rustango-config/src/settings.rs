@@ -617,24 +617,38 @@ fn is_sqlite(url: &str) -> bool {
     url.trim_start().to_ascii_lowercase().starts_with("sqlite:")
 }
 
-/// Replaces every double-quoted string in a deserializer message with `"***"`.
-/// serde quotes string values with `Debug` (`invalid type: string "hunter2"`) and
-/// names with backticks, so this hides values and keeps the field names.
+/// Hides the values a deserializer message quotes, keeping the names: every
+/// double-quoted string becomes `"***"` (serde quotes string values with `Debug`:
+/// `invalid type: string "hunter2"`), and so does the backtick-quoted text after
+/// `integer`, `floating point`, `boolean`, `character` or `variant` (`invalid type:
+/// integer `123456``, `unknown variant `x``). Other backtick-quoted text is a field
+/// or variant name (`missing field `pin``, `expected one of `a`, `b``) and is kept.
 fn mask_quoted(message: &str) -> String {
+    const VALUE_KINDS: [&str; 5] = [
+        "integer ",
+        "floating point ",
+        "boolean ",
+        "character ",
+        "variant ",
+    ];
     let mut out = String::with_capacity(message.len());
     let mut chars = message.chars();
     while let Some(c) = chars.next() {
+        let value_follows = c == '`' && VALUE_KINDS.iter().any(|kind| out.ends_with(kind));
         out.push(c);
-        if c != '"' {
-            continue;
-        }
-        out.push_str("***\"");
+        let close = match c {
+            '"' => '"',
+            '`' if value_follows => '`',
+            _ => continue,
+        };
+        out.push_str("***");
+        out.push(close);
         let mut escaped = false;
         for c in chars.by_ref() {
             match c {
                 _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => break,
+                '\\' if close == '"' => escaped = true,
+                c if c == close => break,
                 _ => {}
             }
         }

@@ -38,12 +38,17 @@ use crate::Problem;
 /// How long a client should wait after a database timeout, in seconds.
 const TIMEOUT_RETRY_AFTER_SECS: u64 = 5;
 
-/// `error` followed by each of its `source()`s, for the log.
-fn chain(error: &dyn StdError) -> String {
+/// `error` followed by each of its `source()`s (`cannot reach Redis: Connection
+/// refused (os error 111)`), for a log line or an error message that must say why.
+pub fn error_chain(error: &dyn StdError) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        let _ = write!(out, ": {cause}");
+        let text = cause.to_string();
+        // Some errors print their cause themselves: say it once.
+        if !out.ends_with(&text) {
+            let _ = write!(out, ": {text}");
+        }
         source = cause.source();
     }
     out
@@ -51,7 +56,7 @@ fn chain(error: &dyn StdError) -> String {
 
 /// Logs `error` at error level and returns the generic 500 problem.
 fn internal(error: &dyn StdError, what: &'static str) -> Problem {
-    tracing::error!(error = %chain(error), "{what}");
+    tracing::error!(error = %error_chain(error), "{what}");
     Problem::internal()
 }
 
@@ -105,7 +110,7 @@ impl From<rustango_orm::Error> for Problem {
                 }
             }
             e @ E::Timeout(_) => {
-                tracing::error!(error = %chain(&e), "database timeout");
+                tracing::error!(error = %error_chain(&e), "database timeout");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_detail("The database is busy; try again shortly.")
                     .with_header(
@@ -114,7 +119,7 @@ impl From<rustango_orm::Error> for Problem {
                     )
             }
             e @ E::ConnectionLost(_) => {
-                tracing::error!(error = %chain(&e), "database connection lost");
+                tracing::error!(error = %error_chain(&e), "database connection lost");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_detail("The database is unavailable; try again later.")
             }
@@ -202,5 +207,37 @@ impl From<QueryRejection> for Problem {
             rejection.body_text(),
             "query string rejected",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error, bool);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            if self.1 {
+                write!(f, "outer: {}", self.0)
+            } else {
+                f.write_str("outer")
+            }
+        }
+    }
+
+    impl StdError for Outer {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chains_name_each_cause_once() {
+        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(error_chain(&Outer(refused(), false)), "outer: refused");
+        // A cause the error already printed is not repeated.
+        assert_eq!(error_chain(&Outer(refused(), true)), "outer: refused");
     }
 }

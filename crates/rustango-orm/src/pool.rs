@@ -141,10 +141,20 @@ impl Pool {
                 "SQLite support is off: enable the `sqlite` feature".into(),
             ));
         } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            return Err(Error::BadUrl(format!(
-                "unsupported scheme `{scheme}`: use postgres://… or sqlite:…"
-            )));
+            // Only a well-formed scheme is echoed: the rest of the text may hold a
+            // password (`host=db password=…`, a key/value connection string).
+            let scheme = url.split_once(':').map(|(scheme, _)| scheme).filter(|s| {
+                s.len() <= 32
+                    && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            });
+            return Err(Error::BadUrl(match scheme {
+                Some(scheme) => {
+                    format!("unsupported scheme `{scheme}`: use postgres://… or sqlite:…")
+                }
+                None => "not a database URL: use postgres://… or sqlite:…".to_owned(),
+            }));
         };
         Ok(Pool {
             kind,

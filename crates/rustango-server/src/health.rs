@@ -17,7 +17,8 @@ use rustango_migrate::{MigrationSet, Runner};
 use rustango_orm::Pool;
 use serde_json::{Value, json};
 
-/// How long `/ready` waits for the database before calling it unreachable.
+/// How long `/ready` waits for the database (and the migration check) in all before
+/// calling it unreachable.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
@@ -57,8 +58,11 @@ async fn health() -> Response {
 async fn ready(State(state): State<HealthState>) -> Response {
     let mut checks = serde_json::Map::new();
     let mut ok = true;
-    let db = tokio::time::timeout(
-        READY_TIMEOUT,
+    // One deadline for the whole probe: a pool with no free connection must not hold
+    // the migration check for the pool's own acquire timeout.
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let db = tokio::time::timeout_at(
+        deadline,
         rustango_orm::raw::fetch(
             &state.pool,
             "SELECT CAST(1 AS BIGINT)",
@@ -83,17 +87,21 @@ async fn ready(State(state): State<HealthState>) -> Response {
     }
     if let Some(set) = &state.migrations {
         if ok {
-            match Runner::new(&state.pool, set).pending().await {
-                Ok(p) if p.is_empty() => {
+            match tokio::time::timeout_at(deadline, Runner::new(&state.pool, set).pending()).await {
+                Ok(Ok(p)) if p.is_empty() => {
                     checks.insert("migrations".into(), Value::from("ok"));
                 }
-                Ok(p) => {
+                Ok(Ok(p)) => {
                     checks.insert("migrations".into(), json!({ "pending": p }));
                     ok = false;
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "readiness: migration check failed");
                     checks.insert("migrations".into(), Value::from("error"));
+                    ok = false;
+                }
+                Err(_) => {
+                    checks.insert("migrations".into(), Value::from("timeout"));
                     ok = false;
                 }
             }

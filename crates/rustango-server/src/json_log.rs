@@ -396,7 +396,7 @@ impl Inner {
                 lock(&self.state).pending_dropped += failed + unreported;
             }
             out.spare.clear();
-            if out.spare.capacity() > 4 * self.threshold.max(SCRATCH_KEEP) {
+            if out.spare.capacity() > self.threshold.max(SCRATCH_KEEP).saturating_mul(4) {
                 out.spare = Vec::new();
             }
         }

@@ -288,23 +288,33 @@ impl Builder {
     /// problem+json for unknown routes, wrong methods and panics, all inside the
     /// [middleware stack](stack), and that inside the [`middleware`](Self::middleware)
     /// functions.
+    ///
+    /// The application's routes come first: a path it mounts itself (its own
+    /// `/health` or `/metrics`, say) is its own, and the built-in one is not served
+    /// there.
     pub fn into_router(self) -> Router {
-        let health = match &self.migrations {
+        let mut builtins = match &self.migrations {
             Some(set) => health::health_router_with(self.pool.clone(), set.clone()),
             None => health::health_router(self.pool.clone()),
         };
-        let mut routes = self.routes.merge(health);
         if let Some(metrics) = &self.stack.metrics {
             if let Err(e) = metrics.register(Box::new(stack::PoolCollector::new(self.pool.clone())))
             {
                 // Only when the app registered the same names itself.
                 tracing::warn!(error = %e, "database pool gauges not registered");
             }
-            routes = routes.merge(metrics.router());
+            builtins = builtins.merge(metrics.router());
         }
-        // The welcome page answers `/` only when nothing else does; other unknown
-        // URLs are a 404 problem. The problem defaults go into the stack's one layer.
-        let mut app = self.stack.apply_inner(routes.fallback(fallback), true);
+        // What the application's routes do not match goes to the built-in routes, then
+        // to the welcome page (`/` only) or a 404 problem: no merge of the two, whose
+        // overlapping paths would panic. Each router gets the stack on its own routes,
+        // where axum has set the route template the layers label requests with; the
+        // problem defaults go into the stack's one layer.
+        let builtins = self.stack.apply_inner(builtins.fallback(fallback), true);
+        let mut app = self
+            .stack
+            .apply_inner(self.routes, true)
+            .fallback_service(builtins);
         for wrap in self.middleware {
             app = wrap(app);
         }
@@ -449,11 +459,28 @@ pub fn init_tracing() -> TracingGuard {
             settings.log_format == rustango_config::LogFormat::Json,
             settings.log_flush_ms,
         ),
-        Err(_) => (
-            std::env::var("RUSTANGO_LOG").unwrap_or_else(|_| "info".to_owned()),
-            std::env::var("RUSTANGO_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")),
-            rustango_config::DEFAULT_LOG_FLUSH_MS,
-        ),
+        // The same reading of the variables as the settings' (blank is unset), so the
+        // startup error itself comes out as JSON in production.
+        Err(_) => {
+            use rustango_config::{Env, LogFormat, Origin};
+            let var = |name: &str| {
+                std::env::var(name)
+                    .ok()
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+            };
+            let env = var("RUSTANGO_ENV")
+                .and_then(|e| Env::parse(&e, Origin::Code).ok())
+                .unwrap_or(Env::Dev);
+            let format = var("RUSTANGO_LOG_FORMAT")
+                .and_then(|f| LogFormat::parse(&f, Origin::Code).ok())
+                .unwrap_or_else(|| LogFormat::default_for(env));
+            (
+                var("RUSTANGO_LOG").unwrap_or_else(|| "info".to_owned()),
+                format == LogFormat::Json,
+                rustango_config::DEFAULT_LOG_FLUSH_MS,
+            )
+        }
     };
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let (plain, json) = if json {

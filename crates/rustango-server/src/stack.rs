@@ -150,6 +150,19 @@ impl Stack {
 
         let csrf = if config.csrf {
             let layer = match &settings.secret_key {
+                // Development and test accept a short key (production refused it when
+                // the settings were validated): stretched to the CSRF key's length, the
+                // same at every start.
+                Some(key) if !prod && key.expose().len() < rustango_middleware::csrf::MIN_SECRET_LEN => {
+                    tracing::warn!(
+                        "SECRET_KEY is shorter than {} bytes: fine for development, refused in production",
+                        rustango_middleware::csrf::MIN_SECRET_LEN
+                    );
+                    CsrfLayer::try_new(rustango_middleware::csrf::hmac_sha256(
+                        b"rustango: a short development SECRET_KEY",
+                        key.expose().as_bytes(),
+                    ))
+                }
                 Some(key) => CsrfLayer::try_new(key.expose().as_bytes()),
                 // Development without a key: a key for this process only (tokens
                 // stop working at a restart, which is harmless on a laptop).
@@ -235,7 +248,8 @@ async fn with_shared_store(
                 .await
                 .map_err(|e| Error::Middleware {
                     setting: "REDIS_URL",
-                    reason: e.to_string(),
+                    // The causes (refused, authentication failed), never the URL.
+                    reason: rustango_http::mapping::error_chain(&e),
                 })?;
             Ok(layer.store(std::sync::Arc::new(cache)))
         }

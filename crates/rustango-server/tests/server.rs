@@ -83,6 +83,32 @@ async fn welcome_page_until_the_app_mounts_its_own_root() {
 }
 
 #[tokio::test]
+async fn the_apps_own_health_and_metrics_routes_win_over_the_built_in_ones() {
+    let p = Project::new();
+    // Merging these into the built-in routes would panic (overlapping GET routes).
+    let app = Builder::from_settings(p.settings())
+        .await
+        .unwrap()
+        .api(
+            Router::new()
+                .route("/health", get(|| async { "my health" }))
+                .route("/metrics", get(|| async { "my metrics" })),
+        )
+        .into_router();
+    let client = TestClient::new(app);
+    assert_eq!(client.get("/health").send().await.text(), "my health");
+    assert_eq!(client.get("/metrics").send().await.text(), "my metrics");
+    // The built-in routes the app does not have still answer, inside the stack.
+    let ready = client.get("/ready").send().await;
+    assert_eq!(ready.status, 200);
+    assert!(ready.header("x-request-id").is_some());
+    let missing = client.get("/nope").send().await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.header("x-request-id").is_some());
+    assert_eq!(client.get("/").send().await.status, 200);
+}
+
+#[tokio::test]
 async fn health_and_readiness() {
     let p = Project::new();
     let app = Builder::from_settings(p.settings())

@@ -152,6 +152,41 @@ async fn csrf_guards_cookie_requests_only() {
 }
 
 #[tokio::test]
+async fn a_short_development_key_starts_and_its_tokens_survive_a_restart() {
+    let p = Project::new("");
+    // Production refuses this key; development takes it, stretched the same way at
+    // every start, so a token issued before a restart still passes after it.
+    let client = TestClient::new(p.app(&[("SECRET_KEY", "dev")]).await);
+    client.get("/form").send().await;
+    let token = client.cookie("csrftoken").expect("the CSRF cookie");
+    let restarted = TestClient::new(p.app(&[("SECRET_KEY", "dev")]).await);
+    let ok = restarted
+        .post("/notes")
+        .header("cookie", format!("csrftoken={token}"))
+        .header("x-csrf-token", token.as_str())
+        .send()
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    // Another short key signs differently.
+    let other = TestClient::new(p.app(&[("SECRET_KEY", "other")]).await);
+    let refused = other
+        .post("/notes")
+        .header("cookie", format!("csrftoken={token}"))
+        .header("x-csrf-token", token.as_str())
+        .send()
+        .await;
+    assert_eq!(refused.status, 403);
+    // Production still refuses it, when the Builder validates the settings.
+    let prod = p
+        .settings(&[("RUSTANGO_ENV", "prod"), ("SECRET_KEY", "dev")])
+        .unwrap();
+    let Err(err) = Builder::from_settings(prod).await else {
+        panic!("production started with a 3-byte SECRET_KEY");
+    };
+    assert!(err.to_string().contains("SECRET_KEY"), "{err}");
+}
+
+#[tokio::test]
 async fn csrf_ensure_cookie_sets_the_cookie_on_every_response() {
     let p = Project::new("[middleware]\ncsrf_ensure_cookie = true\n");
     let client = TestClient::new(p.app(&[]).await);
@@ -344,4 +379,23 @@ async fn bad_middleware_settings_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
     assert!(err.to_string().contains("rate_limit"), "{err}");
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn an_unreachable_redis_says_why_without_its_password() {
+    let p = Project::new("");
+    // Nothing listens on port 1.
+    let settings = p
+        .settings(&[("REDIS_URL", "redis://:hunter2-secret@127.0.0.1:1/")])
+        .unwrap();
+    match Builder::from_settings(settings).await {
+        Err(Error::Middleware { setting, reason }) => {
+            assert_eq!(setting, "REDIS_URL");
+            // The cause, not only "cannot reach Redis".
+            assert!(reason.len() > "cannot reach Redis".len(), "{reason}");
+            assert!(!reason.contains("hunter2"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

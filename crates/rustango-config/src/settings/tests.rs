@@ -664,6 +664,53 @@ fn mask_quoted_hides_every_string() {
     );
     assert_eq!(mask_quoted(r#"a "b\"c" d "e"#), r#"a "***" d "***""#);
     assert_eq!(mask_quoted("no quotes"), "no quotes");
+    // Other values are quoted with backticks, after their kind; names are kept.
+    assert_eq!(
+        mask_quoted("invalid type: integer `123456`, expected a string for key `sms.pin`"),
+        "invalid type: integer `***`, expected a string for key `sms.pin`"
+    );
+    assert_eq!(
+        mask_quoted("invalid type: floating point `1.5`, boolean `true`, character `x`"),
+        "invalid type: floating point `***`, boolean `***`, character `***`"
+    );
+    assert_eq!(
+        mask_quoted("unknown variant `sk_live`, expected one of `eur`, `usd`"),
+        "unknown variant `***`, expected one of `eur`, `usd`"
+    );
+    assert_eq!(mask_quoted("missing field `pin`"), "missing field `pin`");
+}
+
+#[test]
+fn section_errors_never_show_numbers_or_variants() {
+    let dir = TempDir::new();
+    dir.write(
+        SETTINGS_FILE,
+        "[sms]\npin = 987654\n[pay]\nmode = \"sk_live_mode\"\n",
+    );
+    let s = load(dir.sources());
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Sms {
+        pin: String,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    enum Mode {
+        Test,
+        Live,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Pay {
+        mode: Mode,
+    }
+    let text = s.section::<Sms>("sms").unwrap_err().to_string();
+    assert!(!text.contains("987654") && text.contains("`sms`"), "{text}");
+    let text = s.section::<Pay>("pay").unwrap_err().to_string();
+    assert!(
+        !text.contains("sk_live_mode") && text.contains("`pay`"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------- Debug never leaks

@@ -108,6 +108,17 @@ async fn bad_urls_are_typed_errors() {
         Pool::connect("mysql://nope").await,
         Err(Error::BadUrl(_))
     ));
+    // A key/value connection string is not echoed: it may hold a password.
+    let Err(err) = Pool::connect("host=db user=app password=s3cret dbname=app").await else {
+        panic!("a key/value string is not a URL");
+    };
+    assert!(matches!(err, Error::BadUrl(_)), "{err:?}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
+    let Err(err) = Pool::connect("mysql://root:s3cret@db/app").await else {
+        panic!("mysql is not a backend");
+    };
+    assert!(err.to_string().contains("`mysql`") && !err.to_string().contains("s3cret"));
     assert!(matches!(
         Pool::connect("sqlite://no/such/dir/x.db").await,
         Err(Error::Database { .. } | Error::ConnectionLost(_))
