@@ -73,9 +73,12 @@
 //! When the response is stored it replaces the token, with the full
 //! [`ttl`](IdempotencyLayer::ttl) (24 h by default). A 5xx response (and 408/429,
 //! which tell the client to try again) is not stored: the claim is released so the
-//! client can retry. If the handler future is dropped (the client went away) or
+//! client can retry. The handler runs in a Tokio task of its own: a client that goes
+//! away mid-request does not cancel it half way through its side effects, and its
+//! response is stored for the retry, as if the client had waited. If the handler
 //! panics, the claim is released by a guard (an owner-checked [`Cache::unlock`] spawned
-//! on the Tokio runtime); if even that fails, it expires after the lock TTL.
+//! on the Tokio runtime; if even that fails, it expires after the lock TTL) and the
+//! panic goes on to the layers outside.
 //!
 //! A handler that runs longer than the lock TTL loses its claim: a retry arriving after
 //! that runs the handler again. Raise the lock TTL above the slowest handler.
@@ -395,7 +398,9 @@ async fn handle<S, B>(
     request: Request<Body>,
 ) -> Result<Response, S::Error>
 where
-    S: Service<Request<Body>, Response = Response<B>>,
+    S: Service<Request<Body>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
@@ -434,7 +439,22 @@ where
                 store: config.store.clone(),
                 lock: Some(lock),
             };
-            run_and_store(&config, pending, inner, request, &storage_key, &fingerprint).await
+            // The handler runs to completion in a task of its own: a client that goes
+            // away (its connection, and this future, dropped) does not cancel it half
+            // way through its side effects, and the response is stored for the retry.
+            let task = tokio::spawn(async move {
+                run_and_store(&config, pending, inner, request, &storage_key, &fingerprint).await
+            });
+            match task.await {
+                Ok(result) => result,
+                // The handler panicked (its claim was released as the task unwound):
+                // the panic goes on to the layers that turn it into a 500 problem.
+                Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                // The runtime is shutting down.
+                Err(_) => Ok(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail("The server is shutting down; retry the request.")
+                    .into_response()),
+            }
         }
     }
 }

@@ -219,7 +219,7 @@ async fn concurrent_duplicate_while_in_flight_is_409() {
 }
 
 #[tokio::test]
-async fn a_dropped_request_releases_its_key() {
+async fn a_client_that_goes_away_still_gets_its_response_on_retry() {
     let runs = counter();
     let (app, started, finish) = slow_app(IdempotencyLayer::in_memory(), runs.clone());
     let client = TestClient::new(app);
@@ -236,41 +236,34 @@ async fn a_dropped_request_releases_its_key() {
         }
     });
     started.notified().await;
-    // The client goes away: the handler future is dropped.
+    // The client goes away mid-request: its connection's future is dropped.
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
 
-    // The release is spawned on drop; give it a moment.
-    let mut status = 0;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let mut retry = tokio::spawn({
-            let client = client.clone();
-            async move {
-                client
-                    .post("/slow")
-                    .header("idempotency-key", "gone")
-                    .body("a")
-                    .send()
-                    .await
-            }
-        });
-        // A retry that got the key runs the slow handler: let it finish.
-        let got_key = tokio::select! {
-            () = started.notified() => true,
-            response = &mut retry => {
-                assert_eq!(response.unwrap().status, 409);
-                false
-            }
-        };
-        if got_key {
-            finish.notify_one();
-            status = retry.await.unwrap().status;
+    // The handler was not cancelled with it: it finishes, and its response is stored.
+    let retry = || {
+        client
+            .post("/slow")
+            .header("idempotency-key", "gone")
+            .body("a")
+            .send()
+    };
+    assert_eq!(retry().await.status, 409, "the handler is still running");
+    finish.notify_one();
+    let mut replayed = None;
+    for _ in 0..100 {
+        let response = retry().await;
+        if response.status != 409 {
+            replayed = Some(response);
             break;
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(status, 201, "the key was never released");
-    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    let replayed = replayed.expect("the response was never stored");
+    assert_eq!(replayed.status, 201);
+    assert_eq!(replayed.text(), "slow 1: a");
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the handler ran once");
 }
 
 #[tokio::test]
