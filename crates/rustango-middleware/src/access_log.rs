@@ -483,31 +483,9 @@ fn redact_url(url: &str, redact: &[String]) -> String {
     sanitize(&out).into_owned()
 }
 
-/// `application/x-www-form-urlencoded` decoding of a name: `+` is a space, `%XX` a
-/// byte; invalid escapes are kept and invalid UTF-8 is replaced.
+/// A query parameter name, decoded as a form extractor would (`+`, `%XX`).
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::form::decode(s.as_bytes())).into_owned()
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
-//! `application/x-www-form-urlencoded` bodies, as the CSRF and method-override layers
-//! read them (one field, before the handler's extractor sees the body).
-
-use http::HeaderMap;
-use http::header;
+//! `application/x-www-form-urlencoded` text, as the CSRF and method-override layers
+//! read a body (one field, before the handler's extractor sees it) and the access log
+//! reads query parameter names.
 
 /// Whether the body is `application/x-www-form-urlencoded` (parameters ignored).
-pub(crate) fn is_urlencoded(headers: &HeaderMap) -> bool {
+#[cfg(any(feature = "csrf", feature = "method-override"))]
+pub(crate) fn is_urlencoded(headers: &http::HeaderMap) -> bool {
     headers
-        .get(header::CONTENT_TYPE)
+        .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| {
@@ -18,6 +17,7 @@ pub(crate) fn is_urlencoded(headers: &HeaderMap) -> bool {
 
 /// The raw value of the first field named `name` (compared after decoding) in a
 /// form body, decoded; `None` without one.
+#[cfg(any(feature = "csrf", feature = "method-override"))]
 pub(crate) fn field(body: &[u8], name: &str) -> Option<Vec<u8>> {
     body.split(|&b| b == b'&').find_map(|pair| {
         let (key, value) = match pair.iter().position(|&b| b == b'=') {
@@ -73,6 +73,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "csrf", feature = "method-override"))]
     fn fields() {
         assert_eq!(
             field(b"a=1&%5Fmethod=PUT", "_method"),

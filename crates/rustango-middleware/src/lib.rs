@@ -22,7 +22,7 @@ pub mod cors;
 pub mod csrf;
 #[cfg(feature = "etag")]
 pub mod etag;
-#[cfg(any(feature = "csrf", feature = "method-override"))]
+#[cfg(any(feature = "csrf", feature = "method-override", feature = "access-log"))]
 mod form;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
