@@ -3,8 +3,8 @@
 //! A `Content-Length` over the limit is refused before the handler runs. Otherwise
 //! the body is wrapped in [`http_body_util::Limited`], so a streamed (chunked) body
 //! fails once it passes the limit, and axum's own default limit (2 MiB for `Json`,
-//! `Bytes`, `String`, `Form`) is set to the same value, so the layer can raise it as
-//! well as lower it. Whatever refuses the body, the extractor or the layer, the answer
+//! `Bytes`, `String`, `Form`) is raised to the same value when it is higher (a lower
+//! limit needs nothing from axum: the layer holds bodies to it by itself). Whatever refuses the body, the extractor or the layer, the answer
 //! is [`Problem::payload_too_large()`]: a plain-text `413` from an inner extractor is
 //! replaced.
 //!
@@ -63,19 +63,34 @@ impl<S> Layer<S> for BodyLimitLayer {
     type Service = BodyLimitService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        let inner = if self.limit > AXUM_DEFAULT_LIMIT {
+            Inner::Raise(DefaultBodyLimit::max(self.limit).layer(inner))
+        } else {
+            Inner::Plain(inner)
+        };
         BodyLimitService {
-            inner: DefaultBodyLimit::max(self.limit).layer(inner),
+            inner,
             limit: self.limit,
         }
     }
 }
 
+/// The limit of axum's extractors when no layer sets one.
+const AXUM_DEFAULT_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The service of [`BodyLimitLayer`].
 #[derive(Clone)]
 pub struct BodyLimitService<S> {
-    // axum's service that sets its extractors' limit.
-    inner: <DefaultBodyLimit as Layer<S>>::Service,
+    inner: Inner<S>,
     limit: usize,
+}
+
+/// The inner service, behind axum's service that raises its extractors' limit when
+/// ours is higher (it puts the limit in every request's extensions).
+#[derive(Clone)]
+enum Inner<S> {
+    Raise(<DefaultBodyLimit as Layer<S>>::Service),
+    Plain(S),
 }
 
 impl<S> fmt::Debug for BodyLimitService<S> {
@@ -97,7 +112,10 @@ where
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        match &mut self.inner {
+            Inner::Raise(inner) => inner.poll_ready(cx),
+            Inner::Plain(inner) => inner.poll_ready(cx),
+        }
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
@@ -125,7 +143,10 @@ where
             req.map(|body| Body::new(http_body_util::Limited::new(body, limit)))
         };
         ResponseFuture {
-            inner: Some(self.inner.call(req)),
+            inner: Some(match &mut self.inner {
+                Inner::Raise(inner) => inner.call(req),
+                Inner::Plain(inner) => inner.call(req),
+            }),
         }
     }
 }

@@ -96,3 +96,52 @@ async fn raises_axums_default_limit_and_still_answers_problems() {
     let bare = TestClient::new(Router::new().route("/json", post(json)));
     assert_problem_413(&bare.post("/json").json(&"x".repeat(three_mib)).send().await);
 }
+
+#[tokio::test]
+async fn at_and_just_over_axums_default_limit() {
+    // The default stack's limit is axum's own (2 MiB): nothing of axum's is changed, and
+    // the layer alone draws the line; one byte more and axum's limit is raised too.
+    let two_mib = 2 * 1024 * 1024;
+    let client = TestClient::new(app(two_mib));
+    let r = client.post("/bytes").body(vec![1; two_mib]).send().await;
+    assert_eq!(r.text(), two_mib.to_string());
+    assert_problem_413(
+        &client
+            .post("/bytes")
+            .body(vec![1; two_mib + 1])
+            .send()
+            .await,
+    );
+
+    let client = TestClient::new(app(two_mib + 1));
+    let r = client
+        .post("/bytes")
+        .body(vec![1; two_mib + 1])
+        .send()
+        .await;
+    assert_eq!(r.text(), (two_mib + 1).to_string());
+    assert_problem_413(
+        &client
+            .post("/bytes")
+            .body(vec![1; two_mib + 2])
+            .send()
+            .await,
+    );
+
+    // Below axum's default, a streamed body is held to the layer's limit.
+    let client = TestClient::new(app(1024));
+    let stream = futures_util::stream::iter(
+        (0..4).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 512]))),
+    );
+    let response = app(1024)
+        .oneshot(
+            http::Request::post("/bytes")
+                .body(Body::from_stream(stream))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let r = client.post("/bytes").body(vec![1; 1024]).send().await;
+    assert_eq!(r.text(), "1024");
+}
