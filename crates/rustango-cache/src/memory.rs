@@ -35,7 +35,13 @@ struct State {
     /// The keys' and values' bytes, as [`max_bytes`](InMemoryCache::max_bytes) counts.
     bytes: usize,
     max_bytes: Option<usize>,
+    /// When a full cache last swept for room: at most once per
+    /// [`FULL_SWEEP_INTERVAL`], so writes refused in a row cost O(1), not a sweep each.
+    full_swept_at: Option<Instant>,
 }
+
+/// How often a full cache sweeps expired entries to make room for a write.
+const FULL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What an entry counts for against [`InMemoryCache::max_bytes`].
 fn size(key: &str, value: &[u8]) -> usize {
@@ -75,8 +81,8 @@ impl State {
     }
 
     /// Stores `value` under `key`, replacing what was there. Over the byte limit (after
-    /// sweeping expired entries), nothing changes and the write fails with
-    /// [`CacheError::Full`].
+    /// sweeping expired entries, at most once a second), nothing changes and the write
+    /// fails with [`CacheError::Full`].
     fn insert(
         &mut self,
         key: &str,
@@ -88,7 +94,13 @@ impl State {
         if let Some(limit) = self.max_bytes
             && self.bytes_after(key, added) > limit
         {
-            self.purge(now);
+            let swept_lately = self
+                .full_swept_at
+                .is_some_and(|at| now.saturating_duration_since(at) < FULL_SWEEP_INTERVAL);
+            if !swept_lately {
+                self.full_swept_at = Some(now);
+                self.purge(now);
+            }
             if self.bytes_after(key, added) > limit {
                 return Err(CacheError::Full { limit });
             }
@@ -165,9 +177,10 @@ impl InMemoryCache {
         self.default_ttl
     }
 
-    /// Caps the bytes of the live keys and values at `limit` (like Redis's `maxmemory`
-    /// with `noeviction`): a write that would go over it, once expired entries are swept
-    /// out, fails with [`CacheError::Full`] and stores nothing. Entries are never
+    /// Caps the bytes of the keys and values at `limit` (like Redis's `maxmemory` with
+    /// `noeviction`): a write that would go over it, once expired entries are swept out
+    /// (at most once a second while the cache stays full), fails with
+    /// [`CacheError::Full`] and stores nothing. Entries are never
     /// evicted to make room: a lock or a stored answer stays until it expires or is
     /// deleted.
     #[must_use]
@@ -471,6 +484,26 @@ mod tests {
         // "a" expired: its room is taken back for "c".
         cache.set("c", "123456789", None).await.unwrap();
         assert_eq!(cache.stored_bytes(), 20);
+        assert_eq!(stored(&cache), 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_sweeps_at_most_once_a_second() {
+        let cache = InMemoryCache::new().max_bytes(20);
+        cache.set("b", "123456789", None).await.unwrap();
+        cache
+            .set("a", "123456789", Some(Duration::from_millis(100)))
+            .await
+            .unwrap();
+        // Refused: nothing has expired yet (this write swept).
+        assert!(cache.set("c", "123456789", None).await.is_err());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // "a" has expired, but a write refused in a row does not sweep again...
+        assert!(cache.set("c", "123456789", None).await.is_err());
+        assert_eq!(stored(&cache), 2);
+        // ...until a second has passed since the last sweep.
+        tokio::time::sleep(FULL_SWEEP_INTERVAL).await;
+        cache.set("c", "123456789", None).await.unwrap();
         assert_eq!(stored(&cache), 2);
     }
 
