@@ -182,7 +182,8 @@ impl InMemoryCache {
     /// (at most once a second while the cache stays full), fails with
     /// [`CacheError::Full`] and stores nothing. Entries are never
     /// evicted to make room: a lock or a stored answer stays until it expires or is
-    /// deleted.
+    /// deleted. (An [`incr`](Cache::incr) of an existing counter is not refused: its
+    /// text grows by a digit at most.)
     #[must_use]
     pub fn max_bytes(self, limit: usize) -> Self {
         self.lock().max_bytes = Some(limit);

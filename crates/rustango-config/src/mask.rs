@@ -115,12 +115,11 @@ fn userinfo_end(rest: &str) -> Option<usize> {
             return Some(authority_end + at);
         }
         let query = after.get(path_end + 1..).unwrap_or_default();
-        return match (query.find('@'), query.find('=')) {
-            (Some(at), eq) if eq.is_none_or(|eq| at < eq) => {
-                Some(authority_end + path_end + 1 + at)
-            }
-            _ => None,
-        };
+        // The last `@` before any `=`: a password may hold `@` too (`:12?x@y@host`).
+        let before_value = &query[..query.find('=').unwrap_or(query.len())];
+        return before_value
+            .rfind('@')
+            .map(|at| authority_end + path_end + 1 + at);
     }
     rest.rfind('@')
 }
@@ -268,6 +267,7 @@ mod tests {
             "postgres://app:***@db/app",
         );
         check("redis://:12?x@cache", "redis://:***@cache");
+        check("redis://:12?x@y@cache", "redis://:***@cache");
         check("redis://:12#x@cache:6379", "redis://:***@cache:6379");
         check(
             "postgres://u:99/a@b@db/app?x=1",

@@ -632,26 +632,40 @@ fn mask_quoted(message: &str) -> String {
         "variant ",
     ];
     let mut out = String::with_capacity(message.len());
-    let mut chars = message.chars();
-    while let Some(c) = chars.next() {
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
         let value_follows = c == '`' && VALUE_KINDS.iter().any(|kind| out.ends_with(kind));
         out.push(c);
-        let close = match c {
-            '"' => '"',
-            '`' if value_follows => '`',
+        rest = &rest[c.len_utf8()..];
+        let end = match c {
+            // A Rust string literal: up to the first unescaped quote.
+            '"' => {
+                let mut escaped = false;
+                rest.char_indices()
+                    .find(|&(_, c)| match c {
+                        _ if escaped => {
+                            escaped = false;
+                            false
+                        }
+                        '\\' => {
+                            escaped = true;
+                            false
+                        }
+                        c => c == '"',
+                    })
+                    .map(|(i, _)| i)
+            }
+            // A value may hold backticks itself: it ends at the backtick before
+            // `, expected`, or else at the message's last backtick.
+            '`' if value_follows => rest.find("`, expected").or_else(|| rest.rfind('`')),
             _ => continue,
         };
         out.push_str("***");
-        out.push(close);
-        let mut escaped = false;
-        for c in chars.by_ref() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' if close == '"' => escaped = true,
-                c if c == close => break,
-                _ => {}
-            }
-        }
+        out.push(c);
+        rest = match end {
+            Some(i) => &rest[i + 1..],
+            None => "",
+        };
     }
     out
 }

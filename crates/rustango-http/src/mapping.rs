@@ -46,7 +46,11 @@ pub fn error_chain(error: &dyn StdError) -> String {
     while let Some(cause) = source {
         let text = cause.to_string();
         // Some errors print their cause themselves: say it once.
-        if !out.ends_with(&text) {
+        let said = out == text
+            || out
+                .strip_suffix(text.as_str())
+                .is_some_and(|before| before.ends_with(": "));
+        if !said {
             let _ = write!(out, ": {text}");
         }
         source = cause.source();
@@ -237,7 +241,10 @@ mod tests {
     fn chains_name_each_cause_once() {
         let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         assert_eq!(error_chain(&Outer(refused(), false)), "outer: refused");
-        // A cause the error already printed is not repeated.
+        // A cause the error already printed is not repeated...
         assert_eq!(error_chain(&Outer(refused(), true)), "outer: refused");
+        // ...but one that only ends the same way is kept.
+        let ter = std::io::Error::other("ter");
+        assert_eq!(error_chain(&Outer(ter, false)), "outer: ter");
     }
 }

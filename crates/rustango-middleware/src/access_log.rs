@@ -132,8 +132,9 @@ impl AccessLogLayer {
         }
     }
 
-    /// Also redacts query parameters whose names contain (ignoring case) any of
-    /// `names`, on top of [`DEFAULT_REDACTED_PARAMS`].
+    /// Also redacts query parameters (and [`log_headers`](Self::log_headers)) whose
+    /// names contain (ignoring case) any of `names`, on top of
+    /// [`DEFAULT_REDACTED_PARAMS`].
     pub fn redact_params<I, T>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -150,7 +151,8 @@ impl AccessLogLayer {
     }
 
     /// Logs these request headers in the `headers` field (a JSON object, names in lower
-    /// case, repeated values joined by `, `). `Authorization`, `Proxy-Authorization`,
+    /// case, repeated values joined by `, `; the value of a header named like a secret,
+    /// `x-api-key`, as `***`). `Authorization`, `Proxy-Authorization`,
     /// `Cookie`, `Set-Cookie` and invalid names are dropped, with a warning logged once
     /// here, at configuration.
     pub fn log_headers<I, T>(mut self, names: I) -> Self

@@ -4,8 +4,9 @@
 //! the body is wrapped in [`http_body_util::Limited`], so a streamed (chunked) body
 //! fails once it passes the limit, and axum's own default limit (2 MiB for `Json`,
 //! `Bytes`, `String`, `Form`) is raised to the same value when it is higher (a lower
-//! limit needs nothing from axum: the layer holds bodies to it by itself). Whatever refuses the body, the extractor or the layer, the answer
-//! is [`Problem::payload_too_large()`]: a plain-text `413` from an inner extractor is
+//! limit needs nothing from axum: the layer holds bodies to it by itself). Whatever
+//! refuses the body, the extractor or the layer, the answer is
+//! [`Problem::payload_too_large()`]: a plain-text `413` from an inner extractor is
 //! replaced.
 //!
 //! ```

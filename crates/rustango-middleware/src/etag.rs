@@ -11,9 +11,9 @@
 //! When the request's `If-None-Match` matches the tag (`*`, one tag, or a list, with
 //! the weak comparison of RFC 9110 §13.1.2), the answer is `304 Not Modified` with an
 //! empty body, keeping `ETag`, `Cache-Control`, `Content-Location`, `Date`, `Expires`,
-//! `Vary`, `Last-Modified` and (as Django does) `Set-Cookie`. A response that already has an `ETag` (set by the handler) is not
-//! hashed, but its tag is still compared. A malformed `If-None-Match` matches nothing:
-//! the full response is sent.
+//! `Vary`, `Last-Modified` and (as Django does) `Set-Cookie`. A response that already
+//! has an `ETag` (set by the handler) is not hashed, but its tag is still compared. A
+//! malformed `If-None-Match` matches nothing: the full response is sent.
 //!
 //! `HEAD` is passed on as `GET` (axum answers `HEAD` with the `GET` handler and drops
 //! the body before a layer could hash it), and the body is dropped here, so a `HEAD`

@@ -15,8 +15,8 @@ pub(crate) fn is_urlencoded(headers: &http::HeaderMap) -> bool {
         })
 }
 
-/// The raw value of the first field named `name` (compared after decoding) in a
-/// form body, decoded; `None` without one.
+/// The value of the first field named `name` (compared after decoding) in a form
+/// body, decoded; `None` without one.
 #[cfg(any(feature = "csrf", feature = "method-override"))]
 pub(crate) fn field(body: &[u8], name: &str) -> Option<Vec<u8>> {
     body.split(|&b| b == b'&').find_map(|pair| {

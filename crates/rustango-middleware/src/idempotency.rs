@@ -136,6 +136,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use rustango_cache::{BoxedCache, Cache, InMemoryCache, LockGuard};
 use rustango_http::Problem;
 use tower::{Layer, Service};
+use tracing::Instrument as _;
 
 /// The request header carrying the client's key: `Idempotency-Key`.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -442,9 +443,14 @@ where
             // The handler runs to completion in a task of its own: a client that goes
             // away (its connection, and this future, dropped) does not cancel it half
             // way through its side effects, and the response is stored for the retry.
-            let task = tokio::spawn(async move {
-                run_and_store(&config, pending, inner, request, &storage_key, &fingerprint).await
-            });
+            // In the request's span, so what the handler logs keeps its request id.
+            let task = tokio::spawn(
+                async move {
+                    run_and_store(&config, pending, inner, request, &storage_key, &fingerprint)
+                        .await
+                }
+                .in_current_span(),
+            );
             match task.await {
                 Ok(result) => result,
                 // The handler panicked (its claim was released as the task unwound):
@@ -579,11 +585,24 @@ async fn claim(config: &Config, key: &str, fingerprint: &str) -> Claimed {
 }
 
 fn unavailable(err: &rustango_cache::CacheError) -> Claimed {
-    tracing::warn!(
-        error = %err,
-        "idempotency store unavailable; handling the request without idempotency"
-    );
+    if warn_now() {
+        tracing::warn!(
+            error = %err,
+            "idempotency store unavailable; handling requests without idempotency"
+        );
+    }
     Claimed::Unavailable
+}
+
+/// Whether a store failure should be logged now: once per 10 seconds, so an outage or
+/// a full store under a key spray is a line every few seconds, not one per request.
+fn warn_now() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(u64::MAX);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 10);
+    LAST.swap(now, Ordering::Relaxed) != now
 }
 
 async fn run_and_store<S, B>(
@@ -625,7 +644,12 @@ where
             // The record replaced the claim token: nothing to release.
             Ok(()) => pending.disarm(),
             Err(err) => {
-                tracing::warn!(error = %err, "cannot store an idempotent response; key released");
+                if warn_now() {
+                    tracing::warn!(
+                        error = %err,
+                        "cannot store idempotent responses; keys released"
+                    );
+                }
                 pending.release().await;
             }
         }

@@ -6,9 +6,9 @@
 //! in the process, shared by the clones of one layer (a map from client key to the
 //! current window's count, checked synchronously, with nothing allocated per request
 //! for a per-IP limit; user ids and keys are held as a keyed 128-bit hash, and the map
-//! holds at most [`MAX_LOCAL_KEYS`] keys); give every instance of the app the same Redis store
-//! (`rustango_cache::redis_backend::RedisCache`, cargo feature `redis`) and the limit
-//! holds across all of them. Windows are aligned to the Unix epoch and counters never
+//! holds at most [`MAX_LOCAL_KEYS`] keys); give every instance of the app the same
+//! Redis store (`rustango_cache::redis_backend::RedisCache`, cargo feature `redis`)
+//! and the limit holds across all of them. Windows are aligned to the Unix epoch and counters never
 //! outlive their window, so no key is left without an expiry. Up to `2 * n` requests
 //! can pass around a window boundary; that is the price of one round trip per request.
 //!
@@ -497,6 +497,17 @@ struct Hit {
     reset_after: Duration,
 }
 
+impl Hit {
+    /// The `count`th hit of a window that resets in `reset_ms`.
+    fn new(count: u64, limit: u64, reset_ms: u64) -> Hit {
+        Hit {
+            allowed: count <= limit,
+            remaining: limit.saturating_sub(count),
+            reset_after: Duration::from_millis(reset_ms),
+        }
+    }
+}
+
 impl From<&FixedWindow> for Hit {
     fn from(hit: &FixedWindow) -> Hit {
         Hit {
@@ -523,13 +534,20 @@ enum LocalKey {
     /// A user id or a free-form key, as a 128-bit hash keyed with this process's
     /// random keys (a client cannot aim a collision at another's counter).
     Hashed(u128),
+    /// One of the [`OVERFLOW_COUNTERS`] of a full store.
+    Overflow(u16),
 }
 
-/// The most keys the process-local store holds (about 30 MB). Past that, a key first
-/// seen in the current window is let through without being counted until the window
-/// ends: clients spraying made-up keys cannot grow the map without bound, and keys
-/// already counted keep their limit.
+/// The most keys the process-local store holds (about 50 MB). Past that, a key first
+/// seen in the current window is counted, until the window ends, in one of
+/// [`OVERFLOW_COUNTERS`] counters shared by such keys (chosen by the key's hash):
+/// clients spraying made-up keys cannot grow the map without bound, keys already
+/// counted keep their own limit, and the keys crowded out are limited too strictly
+/// rather than not at all.
 pub const MAX_LOCAL_KEYS: usize = 500_000;
+
+/// The shared counters of keys that found the process-local store full.
+pub const OVERFLOW_COUNTERS: u16 = 4096;
 
 /// The in-process fixed windows: per key, the current window's number and count.
 /// Stale windows are swept out as new keys arrive, so memory follows the clients of
@@ -620,23 +638,35 @@ impl LocalCounters {
                     }
                     if state.counts.len() < self.max_keys {
                         state.counts.insert(key, (index, 1));
-                    } else if state.full_warned_in != Some(index) {
+                        return Hit::new(1, limit, reset_ms);
+                    }
+                    if state.full_warned_in != Some(index) {
                         state.full_warned_in = Some(index);
                         tracing::warn!(
                             keys = state.counts.len(),
                             "rate limit: the in-process store is full for this window; \
-                             new clients are not counted until it ends"
+                             new clients share {OVERFLOW_COUNTERS} counters until it ends"
                         );
                     }
-                    1
+                    let overflow = state
+                        .counts
+                        .entry(self.overflow(&key))
+                        .or_insert((index, 0));
+                    if overflow.0 != index {
+                        *overflow = (index, 0);
+                    }
+                    overflow.1 = overflow.1.saturating_add(1);
+                    overflow.1
                 }
             }
         };
-        Hit {
-            allowed: count <= limit,
-            remaining: limit.saturating_sub(count),
-            reset_after: Duration::from_millis(reset_ms),
-        }
+        Hit::new(count, limit, reset_ms)
+    }
+
+    /// The overflow counter of `key`.
+    fn overflow(&self, key: &LocalKey) -> LocalKey {
+        let bucket = self.hashers.0.hash_one(key) % u64::from(OVERFLOW_COUNTERS);
+        LocalKey::Overflow(u16::try_from(bucket).unwrap_or_default())
     }
 
     #[cfg(test)]
@@ -824,16 +854,24 @@ mod tests {
             counters.hit_at(key(i), 2, window, at(5_000));
         }
         assert_eq!(counters.len(), 100);
-        // New keys in the same window pass, uncounted; the map does not grow.
-        for i in 100..1_000 {
-            assert!(counters.hit_at(key(i), 2, window, at(5_001)).allowed);
+        // New keys in the same window share the overflow counters: the map grows by
+        // those at most, and a new key is still limited.
+        for i in 100..20_000 {
+            counters.hit_at(key(i), 2, window, at(5_001));
         }
-        assert_eq!(counters.len(), 100);
+        assert!(
+            counters.len() <= 100 + usize::from(OVERFLOW_COUNTERS),
+            "{}",
+            counters.len()
+        );
+        assert!(!counters.hit_at(key(30_000), 2, window, at(5_001)).allowed);
         // Known keys still reach their limit.
         assert!(counters.hit_at(key(7), 2, window, at(5_002)).allowed);
         assert!(!counters.hit_at(key(7), 2, window, at(5_003)).allowed);
-        // The next window sweeps the old keys out and counts new ones again.
-        counters.hit_at(key(5_000), 2, window, at(15_000));
+        // The next window sweeps the old keys out and counts new ones on their own.
+        assert!(counters.hit_at(key(30_000), 2, window, at(15_000)).allowed);
         assert_eq!(counters.len(), 1);
+        assert!(counters.hit_at(key(30_000), 2, window, at(15_001)).allowed);
+        assert!(!counters.hit_at(key(30_000), 2, window, at(15_002)).allowed);
     }
 }

@@ -463,7 +463,7 @@ fn finish(
 
 /// The errors that mean "no such file" for a path the client made up: missing,
 /// unreadable, a file used as a directory (`/app.js/x`), or a name the file system
-/// cannot hold (longer than its limit, `ENAMETOOLONG`).
+/// cannot hold or refuses (`ENAMETOOLONG`, `InvalidInput`).
 fn is_not_found(e: &io::Error) -> bool {
     matches!(
         e.kind(),

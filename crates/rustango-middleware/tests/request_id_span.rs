@@ -21,6 +21,7 @@ type SpanFields = Vec<(String, String)>;
 #[derive(Default, Clone)]
 struct Recorder {
     spans: Arc<Mutex<Vec<SpanFields>>>,
+    metadata: Arc<Mutex<Vec<&'static tracing::Metadata<'static>>>>,
     events: Arc<Mutex<Vec<Option<u64>>>>,
     current: Arc<Mutex<Vec<u64>>>,
 }
@@ -41,6 +42,7 @@ impl tracing::Subscriber for Recorder {
     fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
         let mut fields = vec![("name".to_owned(), attrs.metadata().name().to_owned())];
         attrs.record(&mut Fields(&mut fields));
+        self.metadata.lock().unwrap().push(attrs.metadata());
         let mut spans = self.spans.lock().unwrap();
         spans.push(fields);
         tracing::span::Id::from_u64(spans.len() as u64)
@@ -65,6 +67,17 @@ impl tracing::Subscriber for Recorder {
 
     fn exit(&self, _: &tracing::span::Id) {
         self.current.lock().unwrap().pop();
+    }
+
+    // `Span::current()` (what `in_current_span` captures) asks for this.
+    fn current_span(&self) -> tracing_core::span::Current {
+        match self.current.lock().unwrap().last() {
+            Some(&id) => tracing_core::span::Current::new(
+                tracing::span::Id::from_u64(id),
+                self.metadata.lock().unwrap()[id as usize - 1],
+            ),
+            None => tracing_core::span::Current::none(),
+        }
     }
 }
 
@@ -135,6 +148,52 @@ fn span_carries_the_id() {
     let events = recorder.events.lock().unwrap();
     assert!(
         events.contains(&Some(span_id)),
+        "the handler's event was not inside the request span: {events:?}"
+    );
+}
+
+#[cfg(feature = "idempotency")]
+#[test]
+fn a_handler_behind_idempotency_logs_inside_the_request_span() {
+    use rustango_middleware::idempotency::IdempotencyLayer;
+    // The idempotency layer runs the handler in a task of its own; the task must
+    // carry the request's span.
+    let recorder = Recorder::default();
+    let client = TestClient::new(
+        Router::new()
+            .route(
+                "/charges",
+                axum::routing::post(|| async {
+                    tracing::info!("charging");
+                    "charged"
+                }),
+            )
+            .layer(IdempotencyLayer::in_memory())
+            .layer(RequestIdLayer::new()),
+    );
+    tracing::subscriber::with_default(recorder.clone(), || {
+        tracing::callsite::rebuild_interest_cache();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let r = client
+                    .post("/charges")
+                    .header("idempotency-key", "k-1")
+                    .header("x-request-id", "span-test-2")
+                    .send()
+                    .await;
+                assert_eq!(r.text(), "charged");
+            });
+    });
+    let spans = recorder.spans.lock().unwrap();
+    let index = spans
+        .iter()
+        .position(|f| f.contains(&("request_id".into(), "span-test-2".into())))
+        .expect("no request span");
+    let events = recorder.events.lock().unwrap();
+    assert!(
+        events.contains(&Some(index as u64 + 1)),
         "the handler's event was not inside the request span: {events:?}"
     );
 }

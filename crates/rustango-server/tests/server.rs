@@ -106,6 +106,17 @@ async fn the_apps_own_health_and_metrics_routes_win_over_the_built_in_ones() {
     assert_eq!(missing.status, 404);
     assert!(missing.header("x-request-id").is_some());
     assert_eq!(client.get("/").send().await.status, 200);
+    // Wrong methods are 405 problems with `Allow`, on the app's routes and on the
+    // built-in ones alike.
+    for (method, path) in [("DELETE", "/health"), ("POST", "/ready")] {
+        let r = client.request(method.parse().unwrap(), path).send().await;
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert!(
+            r.header("allow").is_some_and(|a| a.contains("GET")),
+            "{method} {path}"
+        );
+    }
 }
 
 #[tokio::test]

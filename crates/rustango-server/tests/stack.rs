@@ -393,7 +393,7 @@ async fn an_unreachable_redis_says_why_without_its_password() {
         Err(Error::Middleware { setting, reason }) => {
             assert_eq!(setting, "REDIS_URL");
             // The cause, not only "cannot reach Redis".
-            assert!(reason.len() > "cannot reach Redis".len(), "{reason}");
+            assert!(reason.contains("refused"), "{reason}");
             assert!(!reason.contains("hunter2"), "{reason}");
         }
         other => panic!("{other:?}"),

@@ -669,15 +669,28 @@ fn mask_quoted_hides_every_string() {
         mask_quoted("invalid type: integer `123456`, expected a string for key `sms.pin`"),
         "invalid type: integer `***`, expected a string for key `sms.pin`"
     );
-    assert_eq!(
-        mask_quoted("invalid type: floating point `1.5`, boolean `true`, character `x`"),
-        "invalid type: floating point `***`, boolean `***`, character `***`"
-    );
+    for kind in ["floating point `1.5`", "boolean `true`", "character `x`"] {
+        let masked = mask_quoted(&format!("invalid type: {kind}, expected a string"));
+        let shown = kind.split('`').next().unwrap();
+        assert_eq!(
+            masked,
+            format!("invalid type: {shown}`***`, expected a string")
+        );
+    }
     assert_eq!(
         mask_quoted("unknown variant `sk_live`, expected one of `eur`, `usd`"),
         "unknown variant `***`, expected one of `eur`, `usd`"
     );
     assert_eq!(mask_quoted("missing field `pin`"), "missing field `pin`");
+    // A value holding backticks is masked whole.
+    assert_eq!(
+        mask_quoted("unknown variant `sk`live`, expected one of `a`"),
+        "unknown variant `***`, expected one of `a`"
+    );
+    assert_eq!(
+        mask_quoted("invalid type: character ```"),
+        "invalid type: character `***`"
+    );
 }
 
 #[test]
