@@ -81,6 +81,19 @@ impl tracing::Subscriber for Recorder {
     }
 }
 
+/// Runs `work` on a current-thread runtime with `recorder` as the subscriber.
+fn with_recorder(recorder: &Recorder, work: impl std::future::Future<Output = ()>) {
+    tracing::subscriber::with_default(recorder.clone(), || {
+        // Another test of this binary may have reached the span's callsite first, with
+        // no subscriber interested; make tracing ask again.
+        tracing::callsite::rebuild_interest_cache();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(work);
+    });
+}
+
 #[test]
 fn span_carries_the_id() {
     let recorder = Recorder::default();
@@ -93,21 +106,13 @@ fn span_carries_the_id() {
             .route("/things/{id}", get(handler))
             .layer(RequestIdLayer::new()),
     );
-    tracing::subscriber::with_default(recorder.clone(), || {
-        // Another test of this binary may have reached the span's callsite first, with
-        // no subscriber interested; make tracing ask again.
-        tracing::callsite::rebuild_interest_cache();
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let r = client
-                    .get("/things/7?token=secret")
-                    .header("x-request-id", "span-test-1")
-                    .send()
-                    .await;
-                assert_eq!(r.status, 200);
-            });
+    with_recorder(&recorder, async {
+        let r = client
+            .get("/things/7?token=secret")
+            .header("x-request-id", "span-test-1")
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
     });
     let spans = recorder.spans.lock().unwrap();
     let (index, fields) = spans
@@ -171,20 +176,14 @@ fn a_handler_behind_idempotency_logs_inside_the_request_span() {
             .layer(IdempotencyLayer::in_memory())
             .layer(RequestIdLayer::new()),
     );
-    tracing::subscriber::with_default(recorder.clone(), || {
-        tracing::callsite::rebuild_interest_cache();
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let r = client
-                    .post("/charges")
-                    .header("idempotency-key", "k-1")
-                    .header("x-request-id", "span-test-2")
-                    .send()
-                    .await;
-                assert_eq!(r.text(), "charged");
-            });
+    with_recorder(&recorder, async {
+        let r = client
+            .post("/charges")
+            .header("idempotency-key", "k-1")
+            .header("x-request-id", "span-test-2")
+            .send()
+            .await;
+        assert_eq!(r.text(), "charged");
     });
     let spans = recorder.spans.lock().unwrap();
     let index = spans
