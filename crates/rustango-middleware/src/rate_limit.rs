@@ -8,9 +8,10 @@
 //! for a per-IP limit; user ids and keys are held as a keyed 128-bit hash, and the map
 //! holds at most [`MAX_LOCAL_KEYS`] keys); give every instance of the app the same
 //! Redis store (`rustango_cache::redis_backend::RedisCache`, cargo feature `redis`)
-//! and the limit holds across all of them. Windows are aligned to the Unix epoch and counters never
-//! outlive their window, so no key is left without an expiry. Up to `2 * n` requests
-//! can pass around a window boundary; that is the price of one round trip per request.
+//! and the limit holds across all of them. Windows are aligned to the Unix epoch and
+//! counters never outlive their window, so no key is left without an expiry. Up to
+//! `2 * n` requests can pass around a window boundary; that is the price of one round
+//! trip per request.
 //!
 //! Every limited response carries the IETF draft headers
 //! (`draft-ietf-httpapi-ratelimit-headers`):
