@@ -269,7 +269,12 @@ impl MaintenanceLayer {
     }
 
     fn refusal(&self) -> Response {
-        let secs = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
+        // Whole seconds, rounded up (saturating: a `retry_after` of `Duration::MAX`
+        // must not overflow).
+        let secs = self
+            .retry_after
+            .as_secs()
+            .saturating_add(u64::from(self.retry_after.subsec_nanos() > 0));
         Problem::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail("The service is down for maintenance; please retry later.")
             .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
@@ -339,5 +344,11 @@ mod tests {
     fn rounds_retry_after_up() {
         let layer = MaintenanceLayer::new().retry_after(Duration::from_millis(1500));
         assert_eq!(layer.refusal().headers()[header::RETRY_AFTER], "2");
+        // The longest duration saturates instead of overflowing.
+        let layer = MaintenanceLayer::new().retry_after(Duration::MAX);
+        assert_eq!(
+            layer.refusal().headers()[header::RETRY_AFTER],
+            u64::MAX.to_string().as_str()
+        );
     }
 }
