@@ -74,8 +74,9 @@
 //! [`ttl`](IdempotencyLayer::ttl) (24 h by default). A 5xx response (and 408/429,
 //! which tell the client to try again) is not stored: the claim is released so the
 //! client can retry. The handler runs in a Tokio task of its own: a client that goes
-//! away mid-request does not cancel it half way through its side effects, and its
-//! response is stored for the retry, as if the client had waited. If the handler
+//! away mid-request does not cancel it half way through its side effects (nor does a
+//! timeout layer outside this one: the client gets the timeout's answer, the handler
+//! finishes), and its response is stored for the retry, as if the client had waited. If the handler
 //! panics, the claim is released by a guard (an owner-checked [`Cache::unlock`] spawned
 //! on the Tokio runtime; if even that fails, it expires after the lock TTL) and the
 //! panic goes on to the layers outside.
