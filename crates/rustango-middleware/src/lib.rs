@@ -24,6 +24,8 @@ pub mod csrf;
 pub mod etag;
 #[cfg(any(feature = "csrf", feature = "method-override", feature = "access-log"))]
 mod form;
+#[cfg(any(feature = "idempotency", feature = "rate-limit"))]
+mod hex;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
 #[cfg(feature = "ip-filter")]

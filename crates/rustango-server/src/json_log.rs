@@ -504,7 +504,7 @@ fn dropped_line(line: &mut Vec<u8>, dropped: u64) {
     line.extend_from_slice(
         b"\",\"message\":\"log lines were dropped: the log output failed or did not keep up\",\"dropped\":",
     );
-    write_u64(line, dropped);
+    write_int(line, dropped);
     line.extend_from_slice(b"}\n");
 }
 
@@ -725,10 +725,10 @@ macro_rules! visit_into_buffer {
                 write_str(self.key(field), value);
             }
             fn record_i64(&mut self, field: &Field, value: i64) {
-                write_i64(self.key(field), value);
+                write_int(self.key(field), value);
             }
             fn record_u64(&mut self, field: &Field, value: u64) {
-                write_u64(self.key(field), value);
+                write_int(self.key(field), value);
             }
             fn record_i128(&mut self, field: &Field, value: i128) {
                 write_int(self.key(field), value);
@@ -831,30 +831,9 @@ fn write_display(buf: &mut Vec<u8>, value: &dyn fmt::Display) {
     buf.push(b'"');
 }
 
-fn write_u64(buf: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&digits[at..]);
-}
-
-fn write_i64(buf: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        buf.push(b'-');
-    }
-    write_u64(buf, value.unsigned_abs());
-}
-
-fn write_int(buf: &mut Vec<u8>, value: impl serde::Serialize) {
-    // serde_json writes integers with `itoa`: no `fmt` machinery.
-    let _ = serde_json::to_writer(&mut *buf, &value);
+/// An integer in decimal, without the `fmt` machinery.
+fn write_int(buf: &mut Vec<u8>, value: impl itoa::Integer) {
+    buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 fn write_f64(buf: &mut Vec<u8>, value: f64) {
@@ -1126,12 +1105,12 @@ mod tests {
     fn integers() {
         for v in [0, 1, 9, 10, 99, 100, 12_345, i64::MAX, i64::MIN, -1, -10] {
             let mut buf = Vec::new();
-            write_i64(&mut buf, v);
+            write_int(&mut buf, v);
             assert_eq!(String::from_utf8(buf).unwrap(), v.to_string());
         }
         for v in [0, 7, 1_000_000, u64::MAX] {
             let mut buf = Vec::new();
-            write_u64(&mut buf, v);
+            write_int(&mut buf, v);
             assert_eq!(String::from_utf8(buf).unwrap(), v.to_string());
         }
     }
