@@ -79,6 +79,26 @@ return 0
 /// Keys removed per `UNLINK` (and asked for per `SCAN`) by [`Cache::clear`].
 const CLEAR_BATCH: usize = 500;
 
+/// A client for `url`, or [`CacheError::InvalidUrl`].
+fn open(url: &str) -> Result<redis::Client> {
+    redis::Client::open(url).map_err(|err| CacheError::InvalidUrl {
+        source: Box::new(err),
+    })
+}
+
+/// A failed first connection: a configuration the client refuses is a bad URL,
+/// anything else an unreachable (or refusing) server.
+fn connect_error(err: RedisError) -> CacheError {
+    match err.kind() {
+        redis::ErrorKind::InvalidClientConfig => CacheError::InvalidUrl {
+            source: Box::new(err),
+        },
+        _ => CacheError::Connection {
+            source: Box::new(err),
+        },
+    }
+}
+
 /// A [`Cache`] in Redis, shared by every process that uses the same server and prefix.
 ///
 /// It holds a [`ConnectionManager`]: one multiplexed connection that reconnects after
@@ -101,27 +121,40 @@ impl RedisCache {
     /// connection settings.
     ///
     /// Fails with [`CacheError::InvalidUrl`] for a malformed URL, and with
-    /// [`CacheError::Connection`] if the server cannot be reached (after the manager's
-    /// retries) or refuses the handshake.
+    /// [`CacheError::Connection`] if the server cannot be reached or refuses the
+    /// handshake. The first connection is tried once, with a
+    /// [`STARTUP_TIMEOUT`](Self::STARTUP_TIMEOUT): a wrong host, port or password
+    /// fails at once instead of after the manager's back-off, which is meant for a
+    /// server that went away after it was reached. Later reconnections retry as
+    /// [`ConnectionManagerConfig::new`] says.
     pub async fn new(url: &str) -> Result<Self> {
-        Self::with_config(url, ConnectionManagerConfig::new()).await
+        let client = open(url)?;
+        let probe = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Self::STARTUP_TIMEOUT))
+            .set_response_timeout(Some(Self::STARTUP_TIMEOUT));
+        // The probe's connection is dropped: the manager makes its own (one more
+        // handshake at startup, and no retries hidden behind a wrong URL).
+        client
+            .get_multiplexed_async_connection_with_config(&probe)
+            .await
+            .map_err(connect_error)?;
+        Self::connect(client, ConnectionManagerConfig::new()).await
     }
 
-    /// Like [`new`](Self::new) with explicit connection settings (timeouts, retries).
+    /// How long [`new`](Self::new) waits for the first connection (and its
+    /// handshake) before it reports the server unreachable.
+    pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// Like [`new`](Self::new) with explicit connection settings (timeouts, retries);
+    /// the first connection is retried as `config` says too.
     pub async fn with_config(url: &str, config: ConnectionManagerConfig) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(|err| CacheError::InvalidUrl {
-            source: Box::new(err),
-        })?;
+        Self::connect(open(url)?, config).await
+    }
+
+    async fn connect(client: redis::Client, config: ConnectionManagerConfig) -> Result<Self> {
         let manager = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(|err| match err.kind() {
-                redis::ErrorKind::InvalidClientConfig => CacheError::InvalidUrl {
-                    source: Box::new(err),
-                },
-                _ => CacheError::Connection {
-                    source: Box::new(err),
-                },
-            })?;
+            .map_err(connect_error)?;
         tracing::debug!("connected to Redis");
         Ok(Self::from_manager(manager))
     }

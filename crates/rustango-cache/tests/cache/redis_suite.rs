@@ -227,3 +227,18 @@ async fn redis_unreachable_server_is_a_connection_error() {
         .unwrap_err();
     assert!(matches!(err, CacheError::Connection { .. }), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_new_gives_up_on_an_unreachable_server_after_one_attempt() {
+    // The default manager would retry six times with back-off (several seconds);
+    // `new` tries once, within its startup timeout.
+    let err = tokio::time::timeout(
+        RedisCache::STARTUP_TIMEOUT + Duration::from_secs(3),
+        RedisCache::new("redis://127.0.0.1:1/"),
+    )
+    .await
+    .expect("one attempt, not the reconnection back-off")
+    .unwrap_err();
+    assert!(matches!(err, CacheError::Connection { .. }), "{err:?}");
+    assert!(err.to_string().contains("Redis"), "{err}");
+}
