@@ -169,6 +169,34 @@ async fn readiness_fails_while_migrations_are_pending_and_passes_after_migrate()
 }
 
 #[tokio::test]
+async fn readiness_answers_within_its_deadline_when_no_connection_is_free() {
+    use rustango_migrate::MigrationSet;
+    use rustango_orm::{Pool, PoolOptions};
+    let p = Project::new();
+    // One connection, waited for up to 10 s (the default acquire timeout), and held
+    // by someone else for the whole probe.
+    let url = format!("sqlite://{}?mode=rwc", p.dir.join("busy.sqlite3").display());
+    let pool = Pool::connect_with(&url, PoolOptions::default().max_connections(1))
+        .await
+        .unwrap();
+    let held = pool.as_sqlite().unwrap().acquire().await.unwrap();
+    let set = std::sync::Arc::new(MigrationSet::default());
+    let app = rustango_server::health::health_router_with(pool.clone(), set);
+    // `/ready` gives up after its own 2 s, not after the pool's 10 s.
+    let r = tokio::time::timeout(
+        Duration::from_secs(6),
+        TestClient::new(app).get("/ready").send(),
+    )
+    .await
+    .expect("/ready should answer within its own deadline");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let body: serde_json::Value = r.json();
+    assert_eq!(body["checks"]["database"], "timeout");
+    assert_eq!(body["checks"]["migrations"], "unknown");
+    drop(held);
+}
+
+#[tokio::test]
 async fn a_bad_address_is_a_typed_error() {
     let p = Project::new();
     let err = Builder::from_settings(p.settings())
