@@ -122,6 +122,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -598,12 +599,18 @@ fn unavailable(err: &rustango_cache::CacheError) -> Claimed {
 /// Whether a store failure should be logged now: once per 10 seconds, so an outage or
 /// a full store under a key spray is a line every few seconds, not one per request.
 fn warn_now() -> bool {
-    use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(u64::MAX);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 10);
-    LAST.swap(now, Ordering::Relaxed) != now
+        .map_or(0, |d| d.as_secs());
+    first_in_period(&LAST, now)
+}
+
+/// Whether `now_secs` is the first call in its 10-second period, `last` holding the
+/// period of the previous call.
+fn first_in_period(last: &AtomicU64, now_secs: u64) -> bool {
+    let period = now_secs / 10;
+    last.swap(period, Ordering::Relaxed) != period
 }
 
 async fn run_and_store<S, B>(
@@ -807,6 +814,18 @@ fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_failures_are_logged_once_per_ten_seconds() {
+        let last = AtomicU64::new(u64::MAX);
+        assert!(first_in_period(&last, 1_000));
+        assert!(!first_in_period(&last, 1_000));
+        assert!(!first_in_period(&last, 1_009));
+        assert!(first_in_period(&last, 1_010));
+        assert!(!first_in_period(&last, 1_019));
+        // A clock that steps back is a new period too: a line, not silence.
+        assert!(first_in_period(&last, 995));
+    }
 
     #[test]
     fn fingerprint_separates_fields() {
