@@ -10,6 +10,8 @@
 //!   axum's plain-text 400s.
 //! - [`RouterExt::with_problem_defaults`]: 404 problems for unknown routes, 405 problems
 //!   (with `Allow`) for wrong methods, 500 problems for panics.
+//! - [`percent`]: the one percent-decoder (URL, form and strict flavours) the
+//!   middleware and auth crates read URLs and forms with.
 //! - [`test_client::TestClient`]: call a router in-process, with cookies, a peer address
 //!   and query counting.
 //!
@@ -52,6 +54,7 @@
 mod defaults;
 pub mod extract;
 pub mod mapping;
+pub mod percent;
 mod problem;
 pub mod test_client;
 

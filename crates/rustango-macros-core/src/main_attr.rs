@@ -30,7 +30,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let vis = &f.vis;
     let name = &f.sig.ident;
     let output = &f.sig.output;
-    let body = &f.block;
+    let mut body = (*f.block).clone();
+    if returns_result(output) {
+        convert_awaited_tail(&mut body);
+    }
     Ok(quote! {
         #(#attrs)*
         #vis fn #name() #output {
@@ -42,6 +45,35 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 .block_on(async move #body)
         }
     })
+}
+
+/// Whether `main` declares `-> …Result<…>` (any path ending in `Result`).
+fn returns_result(output: &syn::ReturnType) -> bool {
+    match output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            syn::Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "Result"),
+            _ => false,
+        },
+        syn::ReturnType::Default => false,
+    }
+}
+
+/// A body ending in an awaited call (`Builder::from_env().await?…serve(addr).await`)
+/// returns that call's error type, which is rarely `main`'s own (`Box<dyn Error>`,
+/// `anyhow::Error`): the tail's error is converted with `Into`, as `?` would. Other
+/// tails (`Ok(())`, a `match`) are left alone, since converting them would leave
+/// their error type for the compiler to guess.
+fn convert_awaited_tail(body: &mut syn::Block) {
+    if let Some(syn::Stmt::Expr(tail @ syn::Expr::Await(_), None)) = body.stmts.last_mut() {
+        let awaited = tail.clone();
+        *tail = syn::parse_quote_spanned! {proc_macro2::Span::mixed_site()=>
+            ::core::result::Result::map_err(#awaited, ::core::convert::Into::into)
+        };
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +95,30 @@ mod tests {
         assert!(out.contains("new_multi_thread"), "{out}");
         assert!(out.contains("init_tracing"), "{out}");
         assert!(!out.contains("async fn main"), "{out}");
+    }
+
+    #[test]
+    fn converts_the_error_of_an_awaited_tail_only() {
+        let expand = |item| expand(TokenStream::new(), item).unwrap().to_string();
+        let out = expand(quote!(
+            async fn main() -> Result<(), Box<dyn std::error::Error>> {
+                serve().await
+            }
+        ));
+        assert!(out.contains("map_err"), "{out}");
+        let out = expand(quote!(
+            async fn main() -> Result<(), Box<dyn std::error::Error>> {
+                serve().await?;
+                Ok(())
+            }
+        ));
+        assert!(!out.contains("map_err"), "{out}");
+        let out = expand(quote!(
+            async fn main() {
+                serve().await
+            }
+        ));
+        assert!(!out.contains("map_err"), "{out}");
     }
 
     #[test]

@@ -487,7 +487,7 @@ fn redact_url(url: &str, redact: &[String]) -> String {
 
 /// A query parameter name, decoded as a form extractor would (`+`, `%XX`).
 fn percent_decode(s: &str) -> String {
-    String::from_utf8_lossy(&crate::form::decode(s.as_bytes())).into_owned()
+    String::from_utf8_lossy(&rustango_http::percent::decode_form(s.as_bytes())).into_owned()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub mod cors;
 pub mod csrf;
 #[cfg(feature = "etag")]
 pub mod etag;
-#[cfg(any(feature = "csrf", feature = "method-override", feature = "access-log"))]
+#[cfg(any(feature = "csrf", feature = "method-override"))]
 mod form;
 #[cfg(any(feature = "idempotency", feature = "rate-limit"))]
 mod hex;

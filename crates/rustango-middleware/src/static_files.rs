@@ -282,24 +282,7 @@ impl StaticFilesService {
 /// Percent-decodes a path once; `None` for a malformed escape or bytes that are not
 /// UTF-8 (nothing a static file is named).
 fn percent_decode(raw: &str) -> Option<String> {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let high = hex(*bytes.get(i + 1)?)?;
-            let low = hex(*bytes.get(i + 2)?)?;
-            out.push(high << 4 | low);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(rustango_http::percent::decode_strict(raw.as_bytes())?).ok()
 }
 
 /// The path the client asked for, before `nest_service` stripped the mount.

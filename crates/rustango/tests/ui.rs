@@ -10,5 +10,6 @@ fn derive_model_ui() {
     t.compile_fail("tests/ui/wrong_field_type.rs");
     // `#[rustango::main]`.
     t.pass("tests/ui/pass_main.rs");
+    t.pass("tests/ui/pass_main_tail.rs");
     t.compile_fail("tests/ui/main_not_async.rs");
 }

@@ -40,44 +40,7 @@ pub(crate) fn encode_component(s: &str, out: &mut String) {
 /// Decodes `a=1&b=%20x+y` into pairs (`+` is a space, malformed escapes are kept
 /// as they are, invalid UTF-8 is replaced).
 pub(crate) fn decode(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            (decode_component(k), decode_component(v))
-        })
-        .collect()
-}
-
-fn decode_component(s: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                if let (Some(h), Some(l)) = (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                ) {
-                    out.push((h << 4) | l);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    rustango_http::percent::parse_form(query)
 }
 
 /// The first value of `name` in a decoded query.
