@@ -71,9 +71,63 @@ pub enum CorsError {
         /// The origin as given.
         origin: String,
     },
+    /// An allowed method is not a valid method name.
+    #[error("invalid CORS method {method:?}")]
+    InvalidMethod {
+        /// The method as given.
+        method: String,
+    },
     /// Credentials were allowed together with any origin.
     #[error("CORS credentials cannot be allowed for any origin: list the origins")]
     CredentialsWithAnyOrigin,
+}
+
+/// A method for [`CorsLayer::allow_methods`]: a [`Method`] or its name.
+pub trait CorsMethod {
+    /// The method, or [`CorsError::InvalidMethod`].
+    fn into_method(self) -> Result<Method, CorsError>;
+}
+
+impl CorsMethod for Method {
+    fn into_method(self) -> Result<Method, CorsError> {
+        Ok(self)
+    }
+}
+
+impl CorsMethod for &Method {
+    fn into_method(self) -> Result<Method, CorsError> {
+        Ok(self.clone())
+    }
+}
+
+impl CorsMethod for &str {
+    fn into_method(self) -> Result<Method, CorsError> {
+        // The Fetch standard's "normalize a method": these six are compared
+        // case-insensitively; any other name is case-sensitive.
+        const NORMALIZED: [Method; 6] = [
+            Method::DELETE,
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::POST,
+            Method::PUT,
+        ];
+        if let Some(method) = NORMALIZED
+            .iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(self))
+        {
+            return Ok(method.clone());
+        }
+        Method::from_bytes(self.as_bytes()).map_err(|_| CorsError::InvalidMethod {
+            method: self.to_owned(),
+        })
+    }
+}
+
+impl CorsMethod for String {
+    fn into_method(self) -> Result<Method, CorsError> {
+        self.as_str().into_method()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -190,10 +244,36 @@ impl CorsLayer {
         self
     }
 
-    /// The methods a preflight may ask for, replacing earlier ones.
-    pub fn allow_methods<I: IntoIterator<Item = Method>>(mut self, methods: I) -> Self {
-        self.methods = Allow::List(methods.into_iter().collect());
-        self
+    /// The methods a preflight may ask for, replacing earlier ones: [`Method`]s or
+    /// names (`"GET"`; `delete`, `get`, `head`, `options`, `post` and `put` in any
+    /// case, which the Fetch standard upper-cases before a preflight).
+    ///
+    /// # Panics
+    ///
+    /// When a name is not a valid method (at configuration time, never while
+    /// serving); [`try_allow_methods`](Self::try_allow_methods) returns the error.
+    pub fn allow_methods<I, M>(self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = M>,
+        M: CorsMethod,
+    {
+        self.try_allow_methods(methods)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`allow_methods`](Self::allow_methods), or says which name is not a
+    /// valid method.
+    pub fn try_allow_methods<I, M>(mut self, methods: I) -> Result<Self, CorsError>
+    where
+        I: IntoIterator<Item = M>,
+        M: CorsMethod,
+    {
+        let list = methods
+            .into_iter()
+            .map(CorsMethod::into_method)
+            .collect::<Result<_, _>>()?;
+        self.methods = Allow::List(list);
+        Ok(self)
     }
 
     /// Any method a preflight asks for.

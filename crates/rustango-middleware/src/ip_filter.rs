@@ -19,7 +19,7 @@
 //! let admin = Router::new()
 //!     .route("/admin", get(|| async { "admin" }))
 //!     .layer(
-//!         IpFilterLayer::try_allow(["192.0.2.0/24", "2001:db8:1::/48"])?
+//!         IpFilterLayer::allow(["192.0.2.0/24", "2001:db8:1::/48"])?
 //!             .trusted_proxies(TrustedProxies::parse(["10.0.0.0/8"])?),
 //!     );
 //! let client = TestClient::new(admin);
@@ -81,21 +81,9 @@ pub struct IpFilterLayer {
 }
 
 impl IpFilterLayer {
-    /// Admits only clients in one of `cidrs` (`10.0.0.0/8`, `::1/128`, a bare address).
-    ///
-    /// # Panics
-    /// If a CIDR is invalid; [`try_allow`](Self::try_allow) returns the error instead.
-    #[track_caller]
-    pub fn allow<I>(cidrs: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Self::try_allow(cidrs).unwrap_or_else(|err| panic!("IpFilterLayer::allow: {err}"))
-    }
-
-    /// Admits only clients in one of `cidrs`, or returns the first invalid CIDR.
-    pub fn try_allow<I>(cidrs: I) -> Result<Self, CidrError>
+    /// Admits only clients in one of `cidrs` (`10.0.0.0/8`, `::1/128`, a bare address),
+    /// or returns the first invalid CIDR.
+    pub fn allow<I>(cidrs: I) -> Result<Self, CidrError>
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
@@ -103,21 +91,8 @@ impl IpFilterLayer {
         Self::build(Mode::Allow, cidrs)
     }
 
-    /// Refuses clients in any of `cidrs`.
-    ///
-    /// # Panics
-    /// If a CIDR is invalid; [`try_block`](Self::try_block) returns the error instead.
-    #[track_caller]
-    pub fn block<I>(cidrs: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        Self::try_block(cidrs).unwrap_or_else(|err| panic!("IpFilterLayer::block: {err}"))
-    }
-
     /// Refuses clients in any of `cidrs`, or returns the first invalid CIDR.
-    pub fn try_block<I>(cidrs: I) -> Result<Self, CidrError>
+    pub fn block<I>(cidrs: I) -> Result<Self, CidrError>
     where
         I: IntoIterator,
         I::Item: AsRef<str>,

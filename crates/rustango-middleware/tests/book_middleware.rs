@@ -177,7 +177,7 @@ fn behind_proxies() -> Result<Router, CidrError> {
     // Per-route layers: only the admin is filtered, only the login strictly limited.
     let admin = Router::new()
         .route("/admin", get(|| async { "admin" }))
-        .ip_filter(IpFilterLayer::try_allow(["192.0.2.0/24"])?.trusted_proxies(trusted.clone()));
+        .ip_filter(IpFilterLayer::allow(["192.0.2.0/24"])?.trusted_proxies(trusted.clone()));
     let login = Router::new()
         .route("/login", post(|| async { "welcome" }))
         .rate_limit(

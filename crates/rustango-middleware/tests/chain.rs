@@ -34,7 +34,7 @@ async fn the_whole_stack_answers_and_refuses_with_problems() {
         .maintenance(MaintenanceLayer::new().enabled(false))
         .cors(CorsLayer::new().allow_origins(["https://app.example.com"]))
         .rate_limit(RateLimitLayer::per_ip(4, Duration::from_secs(60)))
-        .ip_filter(IpFilterLayer::try_block(["203.0.113.0/24"]).unwrap())
+        .ip_filter(IpFilterLayer::block(["203.0.113.0/24"]).unwrap())
         .request_id(RequestIdLayer::new())
         .security_headers(SecurityHeadersLayer::strict());
     let client = TestClient::new(app);

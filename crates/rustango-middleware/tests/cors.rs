@@ -161,3 +161,38 @@ fn configuration_errors_are_typed() {
     assert!(CorsLayer::permissive().try_allow_credentials(false).is_ok());
     assert!(CorsLayer::new().allow_any_origin().validate().is_ok());
 }
+
+#[tokio::test]
+async fn methods_by_name_as_the_spec_writes_them() {
+    let layer = CorsLayer::new()
+        .allow_origins(vec![APP])
+        .allow_methods(vec!["GET", "POST", "put", "Delete"])
+        .allow_credentials(true);
+    let r = preflight(&client(layer), APP).await;
+    assert_eq!(r.status, 200);
+    let methods = r.header("access-control-allow-methods").unwrap();
+    // The six standard names are upper-cased, as browsers do before asking.
+    assert_eq!(methods, "GET,POST,PUT,DELETE");
+    // Any other name is case-sensitive and kept as written.
+    let layer = CorsLayer::new()
+        .allow_origins([APP])
+        .allow_methods(["PATCH", "purge"]);
+    let r = preflight(&client(layer), APP).await;
+    assert_eq!(
+        r.header("access-control-allow-methods"),
+        Some("PATCH,purge")
+    );
+}
+
+#[test]
+fn an_invalid_method_name_is_a_typed_error() {
+    assert_eq!(
+        CorsLayer::new()
+            .try_allow_methods(["GET", "NO SPACES"])
+            .unwrap_err(),
+        CorsError::InvalidMethod {
+            method: "NO SPACES".into()
+        }
+    );
+    assert!(CorsLayer::new().try_allow_methods([Method::GET]).is_ok());
+}
