@@ -118,7 +118,7 @@ pub mod test_client {
 
 /// Layered settings (`rustango.toml`, `rustango.<env>.toml`, environment variables)
 /// and secrets.
-#[cfg(feature = "server")]
+#[cfg(feature = "config")]
 pub mod config {
     pub use rustango_config::*;
 }
@@ -134,6 +134,40 @@ pub mod cache {
 #[cfg(feature = "middleware")]
 pub mod middleware {
     pub use rustango_middleware::*;
+}
+
+/// One facade module per layer the spec's security example imports, each with its
+/// `XxxRouterExt` name for [`middleware::RouterExt`] (the same trait: import any
+/// number of them together).
+macro_rules! layer_modules {
+    ($($(#[$doc:meta])* $module:ident => $ext:ident;)*) => {$(
+        $(#[$doc])*
+        #[cfg(feature = "middleware")]
+        pub mod $module {
+            pub use rustango_middleware::$module::*;
+            /// [`RouterExt`](crate::middleware::RouterExt) under this module's name.
+            pub use rustango_middleware::RouterExt as $ext;
+        }
+    )*};
+}
+
+layer_modules! {
+    /// Security headers presets, `CspBuilder` and per-request CSP nonces.
+    security_headers => SecurityHeadersRouterExt;
+    /// CORS: origin allowlists, methods, credentials, preflight.
+    cors => CorsRouterExt;
+    /// Rate limits per IP, user or key, in memory or Redis.
+    rate_limit => RateLimitRouterExt;
+    /// IP allow and block lists (CIDR), behind trusted proxies only.
+    ip_filter => IpFilterRouterExt;
+    /// Request ids: accepted or generated, echoed, and in every log line.
+    request_id => RequestIdRouterExt;
+    /// One `tracing` event per request, secrets redacted.
+    access_log => AccessLogRouterExt;
+    /// `ETag` and `304 Not Modified`.
+    etag => EtagRouterExt;
+    /// CSRF checks for cookie-authenticated unsafe requests.
+    csrf => CsrfRouterExt;
 }
 
 /// Authentication and permissions: `models::{User, Group, Permission, ApiKey}`,
