@@ -3,7 +3,9 @@
 //! [`Settings`] gathers what the server, the `manage` commands and the middleware need
 //! (environment, database and Redis URLs, secret key, listen address, logging, proxy
 //! and host lists) from four layers: built-in defaults, `rustango.toml`,
-//! `rustango.<env>.toml`, then environment variables. Apps add their own `[sections]`
+//! `rustango.<env>.toml`, then environment variables (those of the process, then a
+//! [`.env`](dotenv) file in the current directory for what the process does not
+//! set). Apps add their own `[sections]`
 //! and read them back with [`Settings::section`].
 //!
 //! Loading never panics: a malformed file, a value of the wrong type or an unknown
@@ -13,7 +15,7 @@
 //! [`mask_url`]. [`Secrets`] abstracts over where named secrets come from.
 //!
 //! This crate never performs network I/O and never touches a database; it only reads
-//! two files and the environment.
+//! three files and the environment.
 //!
 //! ```
 //! use rustango_config::{Env, Settings, Sources};
@@ -46,6 +48,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod dotenv;
 mod env;
 mod error;
 mod mask;

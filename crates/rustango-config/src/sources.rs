@@ -50,18 +50,45 @@ impl Sources {
         self
     }
 
-    /// The current directory and the process environment.
+    /// The current directory, the process environment and the directory's `.env`
+    /// file (see [`dotenv`](crate::dotenv) for its format).
     ///
     /// Only the variables rustango reads are copied ([`KNOWN_VARS`] and those starting
     /// with [`VAR_PREFIX`]). One of those holding non-UTF-8 bytes is an error rather
     /// than being silently skipped or mangled; unrelated variables are ignored.
+    ///
+    /// A variable set in the process environment wins over the same one in `.env`, so
+    /// a deployment's real environment is never overridden by a file left behind. The
+    /// `.env` file only feeds these settings: it is not loaded into the process
+    /// environment, so variables read by other libraries (`OTEL_*`, `RUST_LOG`) must be
+    /// exported for real.
     pub fn from_process() -> Result<Self, ConfigError> {
         let dir = std::env::current_dir().map_err(|source| ConfigError::Io {
             path: PathBuf::from("."),
             source,
         })?;
+        let mut sources = Self::from_vars_os(dir, std::env::vars_os())?;
+        sources.add_dotenv()?;
+        Ok(sources)
+    }
+
+    /// Adds the relevant variables of `<dir>/.env` that are not set already.
+    fn add_dotenv(&mut self) -> Result<(), ConfigError> {
+        let path = self.dir.join(crate::dotenv::DOTENV_FILE);
+        for (name, value) in crate::dotenv::read(&path)?.unwrap_or_default() {
+            if is_relevant(&name) {
+                self.vars.entry(name).or_insert(value);
+            }
+        }
+        Ok(())
+    }
+
+    fn from_vars_os(
+        dir: PathBuf,
+        vars_os: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Self, ConfigError> {
         let mut vars = BTreeMap::new();
-        for (name, value) in std::env::vars_os() {
+        for (name, value) in vars_os {
             let Some(name) = name.to_str() else { continue };
             if !is_relevant(name) {
                 continue;
@@ -107,6 +134,36 @@ mod tests {
         assert!(is_relevant("RUSTANGO_MYAPP__KEY"));
         assert!(!is_relevant("HOME"));
         assert!(!is_relevant("database_url"));
+    }
+
+    #[test]
+    fn dotenv_fills_in_what_the_environment_does_not_set() {
+        let dir = std::env::temp_dir().join(format!("rustango-sources-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(".env"),
+            "DATABASE_URL=postgres://from-file/app\nSECRET_KEY='file-secret'\nHOME=/ignored\nRUSTANGO_ENV=test\n",
+        )
+        .unwrap();
+        let process = [("DATABASE_URL", "sqlite://from-env.db"), ("PATH", "/bin")]
+            .map(|(k, v)| (k.into(), v.into()));
+        let mut s = Sources::from_vars_os(dir.clone(), process.into_iter()).unwrap();
+        s.add_dotenv().unwrap();
+        // The real environment wins; the file fills the gaps; unrelated names stay out.
+        assert_eq!(s.vars["DATABASE_URL"], "sqlite://from-env.db");
+        assert_eq!(s.vars["SECRET_KEY"], "file-secret");
+        assert_eq!(s.vars["RUSTANGO_ENV"], "test");
+        assert!(!s.vars.contains_key("HOME") && !s.vars.contains_key("PATH"));
+        let settings = crate::Settings::load(s).unwrap();
+        assert_eq!(settings.env, crate::Env::Test);
+
+        std::fs::write(dir.join(".env"), "SECRET_KEY=\"unclosed\n").unwrap();
+        let mut s = Sources::from_vars_os(dir.clone(), std::iter::empty()).unwrap();
+        assert!(matches!(
+            s.add_dotenv(),
+            Err(ConfigError::File { line: 1, .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
