@@ -166,7 +166,16 @@ impl Stack {
                 Some(key) => CsrfLayer::try_new(key.expose().as_bytes()),
                 // Development without a key: a key for this process only (tokens
                 // stop working at a restart, which is harmless on a laptop).
-                None => CsrfLayer::try_new(process_key()),
+                None => {
+                    if settings.env != Env::Test {
+                        tracing::warn!(
+                            "SECRET_KEY is not set: CSRF tokens are signed with a random key \
+                             for this process and stop working at a restart \
+                             (set SECRET_KEY, e.g. in .env, to keep them)"
+                        );
+                    }
+                    CsrfLayer::try_new(process_key())
+                }
             }
             .map_err(|e| Error::Middleware {
                 setting: "SECRET_KEY",

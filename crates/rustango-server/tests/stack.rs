@@ -406,3 +406,42 @@ async fn an_unreachable_redis_says_why_without_its_password() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The warnings `Stack::for_settings` logs for `extra` settings.
+async fn stack_warnings(p: &Project, extra: &[(&str, &str)]) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    rustango_server::Stack::for_settings(&p.settings(extra).unwrap())
+        .await
+        .unwrap();
+    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+}
+
+#[tokio::test]
+async fn development_without_a_secret_key_warns_that_tokens_die_at_a_restart() {
+    let p = Project::new("");
+    let logged = stack_warnings(&p, &[]).await;
+    assert!(logged.contains("SECRET_KEY is not set"), "{logged}");
+    // With a key, or in tests, nothing to say.
+    let key = "0123456789abcdef0123456789abcdef";
+    assert_eq!(stack_warnings(&p, &[("SECRET_KEY", key)]).await, "");
+    assert_eq!(stack_warnings(&p, &[("RUSTANGO_ENV", "test")]).await, "");
+}
