@@ -490,6 +490,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&rustango_http::percent::decode_form(s.as_bytes())).into_owned()
 }
 
+crate::router_ext! {
+    /// Logs one line per request, secrets redacted.
+    AccessLogRouterExt::access_log(AccessLogLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

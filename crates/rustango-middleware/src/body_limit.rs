@@ -195,3 +195,8 @@ where
         Poll::Ready(Ok(response))
     }
 }
+
+crate::router_ext! {
+    /// Refuses request bodies over a size with a 413 problem.
+    BodyLimitRouterExt::body_limit(BodyLimitLayer)
+}

@@ -295,3 +295,8 @@ fn varies_on_encoding(headers: &HeaderMap) -> bool {
         })
     })
 }
+
+crate::router_ext! {
+    /// Compresses responses (gzip, deflate, br) per `Accept-Encoding`.
+    CompressionRouterExt::compression(CompressionLayer)
+}

@@ -429,6 +429,11 @@ where
     }
 }
 
+crate::router_ext! {
+    /// Answers cross-origin requests and preflights per the allowlist.
+    CorsRouterExt::cors(CorsLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

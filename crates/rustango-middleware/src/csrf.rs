@@ -717,6 +717,11 @@ impl Finish {
     }
 }
 
+crate::router_ext! {
+    /// Refuses cross-site unsafe requests that ride on cookies.
+    CsrfRouterExt::csrf(CsrfLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

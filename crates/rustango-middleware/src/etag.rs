@@ -257,6 +257,11 @@ pub fn if_none_match_matches(condition: &[u8], etag: &HeaderValue) -> bool {
     matched
 }
 
+crate::router_ext! {
+    /// Tags GET responses and answers `304 Not Modified` on `If-None-Match`.
+    EtagRouterExt::etag(EtagLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

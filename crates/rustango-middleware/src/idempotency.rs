@@ -811,6 +811,11 @@ fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> String {
     crate::hex::hex(&hasher.finalize())
 }
 
+crate::router_ext! {
+    /// Replays the stored response to a repeated `Idempotency-Key`.
+    IdempotencyRouterExt::idempotency(IdempotencyLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,3 +182,8 @@ where
         }
     }
 }
+
+crate::router_ext! {
+    /// Admits or refuses clients by address.
+    IpFilterRouterExt::ip_filter(IpFilterLayer)
+}

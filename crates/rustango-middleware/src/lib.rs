@@ -5,6 +5,32 @@
 //! `rustango-http`; no layer answers a bad request with a 500.
 #![deny(missing_docs)]
 
+/// Defines `$trait`, the spec's chaining method for one layer on an axum `Router`
+/// (`router.cors(layer)` for `CorsRouterExt`), in the invoking module.
+#[allow(unused_macros)]
+macro_rules! router_ext {
+    ($(#[$doc:meta])* $trait:ident :: $method:ident($layer:ident)) => {
+        #[doc = concat!(
+            "`router.", stringify!($method), "(layer)`: adds a [`", stringify!($layer),
+            "`] with `Router::layer`. All the chaining traits at once: ",
+            "`use rustango_middleware::prelude::*`."
+        )]
+        pub trait $trait: Sized {
+            $(#[$doc])*
+            fn $method(self, layer: $layer) -> Self;
+        }
+
+        impl<S: Clone + Send + Sync + 'static> $trait for axum::Router<S> {
+            fn $method(self, layer: $layer) -> Self {
+                self.layer(layer)
+            }
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use router_ext;
+
 mod future;
 #[cfg(any(feature = "csrf", feature = "rate-limit"))]
 pub use future::DecidedFuture;
@@ -55,146 +81,57 @@ pub mod timeout;
 #[cfg(feature = "trailing-slash")]
 pub mod trailing_slash;
 
-/// The spec's chaining style: `router.security_headers(SecurityHeadersLayer::strict())
-/// .request_id(RequestIdLayer::new())…`. Each method is `Router::layer` with that
-/// layer, so the last one added runs first on a request. `TrailingSlashLayer` and
-/// `MethodOverrideLayer` are not here: they change the path or method, so they must
-/// wrap the router (run before routing) rather than be layered inside it.
+/// The chaining traits of every enabled layer (`SecurityHeadersRouterExt`,
+/// `CorsRouterExt`, …), for `use rustango_middleware::prelude::*`.
+///
+/// Each layer's module has its own trait with one method, as the spec imports them
+/// (`use rustango::cors::{CorsLayer, CorsRouterExt}`). Each method is
+/// `Router::layer` with that layer, so the last one added runs first on a request.
+/// `TrailingSlashLayer` and `MethodOverrideLayer` have none: they change the path or
+/// method, so they must wrap the router (run before routing) rather than be layered
+/// inside it.
 ///
 /// ```
-/// use rustango_middleware::RouterExt as _;
+/// use rustango_middleware::prelude::*;
 /// # #[cfg(all(feature = "security-headers", feature = "request-id"))]
 /// let app = axum::Router::<()>::new()
 ///     .route("/", axum::routing::get(|| async { "hi" }))
 ///     .security_headers(rustango_middleware::security_headers::SecurityHeadersLayer::strict())
 ///     .request_id(rustango_middleware::request_id::RequestIdLayer::new());
 /// ```
-pub trait RouterExt: Sized {
-    /// Adds security headers (and a CSP nonce per request).
-    #[cfg(feature = "security-headers")]
-    fn security_headers(self, layer: security_headers::SecurityHeadersLayer) -> Self;
-    /// Accepts or generates a request id, echoes it, and logs within its span.
-    #[cfg(feature = "request-id")]
-    fn request_id(self, layer: request_id::RequestIdLayer) -> Self;
-    /// Limits requests per client, user or key.
-    #[cfg(feature = "rate-limit")]
-    fn rate_limit(self, layer: rate_limit::RateLimitLayer) -> Self;
-    /// Admits or refuses clients by address.
-    #[cfg(feature = "ip-filter")]
-    fn ip_filter(self, layer: ip_filter::IpFilterLayer) -> Self;
-    /// Puts the client's address behind trusted proxies in the request (`ClientIp`).
-    #[cfg(feature = "real-ip")]
-    fn real_ip(self, layer: real_ip::RealIpLayer) -> Self;
-    /// Replays the stored response to a repeated `Idempotency-Key`.
-    #[cfg(feature = "idempotency")]
-    fn idempotency(self, layer: idempotency::IdempotencyLayer) -> Self;
-    /// Answers cross-origin requests and preflights per the allowlist.
-    #[cfg(feature = "cors")]
-    fn cors(self, layer: cors::CorsLayer) -> Self;
-    /// Compresses responses (gzip, deflate, br) per `Accept-Encoding`.
-    #[cfg(feature = "compression")]
-    fn compression(self, layer: compression::CompressionLayer) -> Self;
-    /// Refuses request bodies over a size with a 413 problem.
-    #[cfg(feature = "body-limit")]
-    fn body_limit(self, layer: body_limit::BodyLimitLayer) -> Self;
-    /// Answers a 503 problem when a handler takes too long.
-    #[cfg(feature = "timeout")]
-    fn timeout(self, layer: timeout::TimeoutLayer) -> Self;
-    /// Tags GET responses and answers `304 Not Modified` on `If-None-Match`.
-    #[cfg(feature = "etag")]
-    fn etag(self, layer: etag::EtagLayer) -> Self;
-    /// Adds the `Server-Timing` header.
-    #[cfg(feature = "server-timing")]
-    fn server_timing(self, layer: server_timing::ServerTimingLayer) -> Self;
-    /// Answers a 503 problem while maintenance is on.
-    #[cfg(feature = "maintenance")]
-    fn maintenance(self, layer: maintenance::MaintenanceLayer) -> Self;
-    /// Logs one line per request, secrets redacted.
+pub mod prelude {
     #[cfg(feature = "access-log")]
-    fn access_log(self, layer: access_log::AccessLogLayer) -> Self;
-    /// Refuses cross-site unsafe requests that ride on cookies.
-    #[cfg(feature = "csrf")]
-    fn csrf(self, layer: csrf::CsrfLayer) -> Self;
-    /// Counts and times requests by route template into `metrics`' registry.
-    #[cfg(feature = "metrics")]
-    fn metrics(self, metrics: &metrics::Metrics) -> Self;
-    /// Serves the files of `files` under the path prefix `mount` (e.g. `/static`); at
-    /// `/`, as the router's fallback.
-    #[cfg(feature = "static-files")]
-    fn static_files(self, mount: &str, files: static_files::StaticFiles) -> Self;
-}
-
-impl<S: Clone + Send + Sync + 'static> RouterExt for axum::Router<S> {
-    #[cfg(feature = "security-headers")]
-    fn security_headers(self, layer: security_headers::SecurityHeadersLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "request-id")]
-    fn request_id(self, layer: request_id::RequestIdLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "rate-limit")]
-    fn rate_limit(self, layer: rate_limit::RateLimitLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "ip-filter")]
-    fn ip_filter(self, layer: ip_filter::IpFilterLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "real-ip")]
-    fn real_ip(self, layer: real_ip::RealIpLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "idempotency")]
-    fn idempotency(self, layer: idempotency::IdempotencyLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "cors")]
-    fn cors(self, layer: cors::CorsLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "compression")]
-    fn compression(self, layer: compression::CompressionLayer) -> Self {
-        self.layer(layer)
-    }
+    pub use crate::access_log::AccessLogRouterExt;
     #[cfg(feature = "body-limit")]
-    fn body_limit(self, layer: body_limit::BodyLimitLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "timeout")]
-    fn timeout(self, layer: timeout::TimeoutLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "etag")]
-    fn etag(self, layer: etag::EtagLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "server-timing")]
-    fn server_timing(self, layer: server_timing::ServerTimingLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "maintenance")]
-    fn maintenance(self, layer: maintenance::MaintenanceLayer) -> Self {
-        self.layer(layer)
-    }
-    #[cfg(feature = "access-log")]
-    fn access_log(self, layer: access_log::AccessLogLayer) -> Self {
-        self.layer(layer)
-    }
+    pub use crate::body_limit::BodyLimitRouterExt;
+    #[cfg(feature = "compression")]
+    pub use crate::compression::CompressionRouterExt;
+    #[cfg(feature = "cors")]
+    pub use crate::cors::CorsRouterExt;
     #[cfg(feature = "csrf")]
-    fn csrf(self, layer: csrf::CsrfLayer) -> Self {
-        self.layer(layer)
-    }
+    pub use crate::csrf::CsrfRouterExt;
+    #[cfg(feature = "etag")]
+    pub use crate::etag::EtagRouterExt;
+    #[cfg(feature = "idempotency")]
+    pub use crate::idempotency::IdempotencyRouterExt;
+    #[cfg(feature = "ip-filter")]
+    pub use crate::ip_filter::IpFilterRouterExt;
+    #[cfg(feature = "maintenance")]
+    pub use crate::maintenance::MaintenanceRouterExt;
     #[cfg(feature = "metrics")]
-    fn metrics(self, metrics: &metrics::Metrics) -> Self {
-        self.layer(metrics.layer())
-    }
+    pub use crate::metrics::MetricsRouterExt;
+    #[cfg(feature = "rate-limit")]
+    pub use crate::rate_limit::RateLimitRouterExt;
+    #[cfg(feature = "real-ip")]
+    pub use crate::real_ip::RealIpRouterExt;
+    #[cfg(feature = "request-id")]
+    pub use crate::request_id::RequestIdRouterExt;
+    #[cfg(feature = "security-headers")]
+    pub use crate::security_headers::SecurityHeadersRouterExt;
+    #[cfg(feature = "server-timing")]
+    pub use crate::server_timing::ServerTimingRouterExt;
     #[cfg(feature = "static-files")]
-    fn static_files(self, mount: &str, files: static_files::StaticFiles) -> Self {
-        // axum refuses to nest at the root: there the files answer what no route does.
-        match mount.trim_end_matches('/') {
-            "" => self.fallback_service(files.into_service()),
-            mount => self.nest_service(mount, files.into_service()),
-        }
-    }
+    pub use crate::static_files::StaticFilesRouterExt;
+    #[cfg(feature = "timeout")]
+    pub use crate::timeout::TimeoutRouterExt;
 }

@@ -326,6 +326,11 @@ where
     }
 }
 
+crate::router_ext! {
+    /// Answers a 503 problem while maintenance is on.
+    MaintenanceRouterExt::maintenance(MaintenanceLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

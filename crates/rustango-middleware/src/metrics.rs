@@ -15,7 +15,7 @@
 //! plus whatever else is [registered](Metrics::register) (the server adds database
 //! pool gauges). The route is the template axum matched, read from
 //! [`MatchedPath`](axum::extract::MatchedPath), so add the layer with `Router::layer`
-//! (or [`RouterExt::metrics`](crate::RouterExt::metrics)) after the routes; requests
+//! (or [`MetricsRouterExt::metrics`]) after the routes; requests
 //! that match no route are counted under `route="unmatched"`. Methods outside the
 //! standard nine are counted as `OTHER`. The duration runs until the response head is
 //! ready; a request whose client goes away first leaves the in-flight gauge and is not
@@ -24,7 +24,7 @@
 //! ```
 //! use axum::{Router, routing::get};
 //! use rustango_http::test_client::TestClient;
-//! use rustango_middleware::RouterExt as _;
+//! use rustango_middleware::prelude::*;
 //! use rustango_middleware::metrics::Metrics;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -400,6 +400,20 @@ where
             }
         }
         Poll::Ready(result)
+    }
+}
+
+/// `router.metrics(&metrics)`: counts and times the router's requests by route
+/// template into `metrics`' registry. All the chaining traits at once:
+/// `use rustango_middleware::prelude::*`.
+pub trait MetricsRouterExt: Sized {
+    /// Counts and times requests by route template into `metrics`' registry.
+    fn metrics(self, metrics: &Metrics) -> Self;
+}
+
+impl<S: Clone + Send + Sync + 'static> MetricsRouterExt for axum::Router<S> {
+    fn metrics(self, metrics: &Metrics) -> Self {
+        self.layer(metrics.layer())
     }
 }
 

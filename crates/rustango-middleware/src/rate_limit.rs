@@ -690,6 +690,11 @@ fn header_value(text: String) -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+crate::router_ext! {
+    /// Limits requests per client, user or key.
+    RateLimitRouterExt::rate_limit(RateLimitLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -555,6 +555,11 @@ where
     }
 }
 
+crate::router_ext! {
+    /// Puts the client's address behind trusted proxies in the request (`ClientIp`).
+    RealIpRouterExt::real_ip(RealIpLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -307,6 +307,11 @@ where
     }
 }
 
+crate::router_ext! {
+    /// Accepts or generates a request id, echoes it, and logs within its span.
+    RequestIdRouterExt::request_id(RequestIdLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1192,6 +1192,11 @@ where
     }
 }
 
+crate::router_ext! {
+    /// Adds security headers (and a CSP nonce per request).
+    SecurityHeadersRouterExt::security_headers(SecurityHeadersLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

@@ -155,6 +155,11 @@ fn add_metric(headers: &mut http::HeaderMap, metric: &str) {
     }
 }
 
+crate::router_ext! {
+    /// Adds the `Server-Timing` header.
+    ServerTimingRouterExt::server_timing(ServerTimingLayer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,14 +34,14 @@
 //!   `Allow: GET, HEAD`; an I/O failure is logged and answered with a `500` problem.
 //!
 //! Mount it under a prefix with `Router::nest_service` or
-//! [`RouterExt::static_files`](crate::RouterExt::static_files); layers added to the
+//! [`StaticFilesRouterExt::static_files`]; layers added to the
 //! router afterwards (security headers, compression, access log) wrap it like any route.
 //!
 //! ```
 //! use std::time::Duration;
 //! use axum::Router;
 //! use rustango_http::test_client::TestClient;
-//! use rustango_middleware::RouterExt as _;
+//! use rustango_middleware::prelude::*;
 //! use rustango_middleware::static_files::StaticFiles;
 //!
 //! # let dir = std::env::temp_dir().join(format!("rustango-static-doc-{}", std::process::id()));
@@ -144,7 +144,7 @@ pub fn is_fingerprinted(file_name: &str) -> bool {
 /// A directory served over HTTP; see the [module docs](self).
 ///
 /// A builder: configure it, then mount [`into_service`](StaticFiles::into_service)
-/// (or pass it to [`RouterExt::static_files`](crate::RouterExt::static_files)).
+/// (or pass it to [`StaticFilesRouterExt::static_files`]).
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     dir: PathBuf,
@@ -456,6 +456,24 @@ fn is_not_found(e: &io::Error) -> bool {
             | io::ErrorKind::InvalidFilename
             | io::ErrorKind::InvalidInput
     )
+}
+
+/// `router.static_files("/static", files)`: serves `files` under a path prefix. All
+/// the chaining traits at once: `use rustango_middleware::prelude::*`.
+pub trait StaticFilesRouterExt: Sized {
+    /// Serves the files of `files` under the path prefix `mount` (e.g. `/static`); at
+    /// `/`, as the router's fallback.
+    fn static_files(self, mount: &str, files: StaticFiles) -> Self;
+}
+
+impl<S: Clone + Send + Sync + 'static> StaticFilesRouterExt for axum::Router<S> {
+    fn static_files(self, mount: &str, files: StaticFiles) -> Self {
+        // axum refuses to nest at the root: there the files answer what no route does.
+        match mount.trim_end_matches('/') {
+            "" => self.fallback_service(files.into_service()),
+            mount => self.nest_service(mount, files.into_service()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -138,3 +138,8 @@ where
         Poll::Pending
     }
 }
+
+crate::router_ext! {
+    /// Answers a 503 problem when a handler takes too long.
+    TimeoutRouterExt::timeout(TimeoutLayer)
+}

@@ -19,7 +19,6 @@ use http::{Method, StatusCode};
 use rustango_cache::{BoxedCache, InMemoryCache};
 use rustango_http::extract::Form;
 use rustango_http::test_client::TestClient;
-use rustango_middleware::RouterExt as _;
 use rustango_middleware::access_log::AccessLogLayer;
 use rustango_middleware::body_limit::BodyLimitLayer;
 use rustango_middleware::compression::CompressionLayer;
@@ -28,6 +27,7 @@ use rustango_middleware::csrf::{CsrfLayer, CsrfSecretError, CsrfToken};
 use rustango_middleware::idempotency::IdempotencyLayer;
 use rustango_middleware::ip_filter::IpFilterLayer;
 use rustango_middleware::method_override::MethodOverrideLayer;
+use rustango_middleware::prelude::*;
 use rustango_middleware::rate_limit::RateLimitLayer;
 use rustango_middleware::real_ip::{CidrError, ClientIp, RealIpLayer, TrustedProxies};
 use rustango_middleware::request_id::RequestIdLayer;
@@ -50,7 +50,7 @@ async fn create_note() -> (StatusCode, &'static str) {
 }
 
 // ANCHOR: chain
-/// The API with its layers. `Router::layer` (which every `RouterExt` method is) puts
+/// The API with its layers. `Router::layer` (which every `XxxRouterExt` method is) puts
 /// the new layer *outside* the previous ones: read the chain bottom-up to follow a
 /// request, top-down to follow a response.
 fn api() -> Router {

@@ -1,10 +1,9 @@
-//! Every layer chained with `RouterExt`, as an application stacks them.
+//! Every layer chained with its `XxxRouterExt` method, as an application stacks them.
 #![cfg(feature = "full")]
 
 use std::time::Duration;
 
 use rustango_http::test_client::TestClient;
-use rustango_middleware::RouterExt as _;
 use rustango_middleware::body_limit::BodyLimitLayer;
 use rustango_middleware::compression::CompressionLayer;
 use rustango_middleware::cors::CorsLayer;
@@ -12,6 +11,7 @@ use rustango_middleware::etag::EtagLayer;
 use rustango_middleware::idempotency::IdempotencyLayer;
 use rustango_middleware::ip_filter::IpFilterLayer;
 use rustango_middleware::maintenance::MaintenanceLayer;
+use rustango_middleware::prelude::*;
 use rustango_middleware::rate_limit::RateLimitLayer;
 use rustango_middleware::request_id::RequestIdLayer;
 use rustango_middleware::security_headers::SecurityHeadersLayer;

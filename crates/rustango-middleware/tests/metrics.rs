@@ -7,8 +7,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use rustango_http::RouterExt as _;
 use rustango_http::test_client::TestClient;
-use rustango_middleware::RouterExt as _;
 use rustango_middleware::metrics::Metrics;
+use rustango_middleware::prelude::*;
 
 // ANCHOR: router
 fn app(metrics: &Metrics) -> Router {

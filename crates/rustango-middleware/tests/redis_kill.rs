@@ -14,8 +14,8 @@ use axum::routing::post;
 use redis::AsyncCommands as _;
 use rustango_cache::redis_backend::RedisCache;
 use rustango_http::test_client::TestClient;
-use rustango_middleware::RouterExt as _;
 use rustango_middleware::idempotency::IdempotencyLayer;
+use rustango_middleware::prelude::*;
 use rustango_middleware::rate_limit::RateLimitLayer;
 
 fn redis_url() -> String {

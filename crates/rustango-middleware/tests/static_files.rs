@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use rustango_http::test_client::{TestClient, TestResponse};
-use rustango_middleware::RouterExt as _;
+use rustango_middleware::prelude::*;
 use rustango_middleware::static_files::StaticFiles;
 
 const SECRET: &str = "TOP-SECRET-outside-the-static-dir";

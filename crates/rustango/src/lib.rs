@@ -130,44 +130,46 @@ pub mod cache {
     pub use rustango_cache::*;
 }
 
-/// Production middleware, one layer per concern, chained with `RouterExt`.
+/// Production middleware, one layer per concern, each chained with its `XxxRouterExt`
+/// trait (all of them: `use rustango::middleware::prelude::*`).
 #[cfg(feature = "middleware")]
 pub mod middleware {
     pub use rustango_middleware::*;
 }
 
 /// One facade module per layer the spec's security example imports, each with its
-/// `XxxRouterExt` name for [`middleware::RouterExt`] (the same trait: import any
-/// number of them together).
+/// `XxxRouterExt` chaining trait (`use rustango::cors::{CorsLayer, CorsRouterExt}`).
+/// `use rustango::middleware::prelude::*` imports every chaining trait at once.
 macro_rules! layer_modules {
-    ($($(#[$doc:meta])* $module:ident => $ext:ident;)*) => {$(
+    ($($(#[$doc:meta])* $module:ident;)*) => {$(
         $(#[$doc])*
         #[cfg(feature = "middleware")]
         pub mod $module {
             pub use rustango_middleware::$module::*;
-            /// [`RouterExt`](crate::middleware::RouterExt) under this module's name.
-            pub use rustango_middleware::RouterExt as $ext;
         }
     )*};
 }
 
 layer_modules! {
-    /// Security headers presets, `CspBuilder` and per-request CSP nonces.
-    security_headers => SecurityHeadersRouterExt;
-    /// CORS: origin allowlists, methods, credentials, preflight.
-    cors => CorsRouterExt;
-    /// Rate limits per IP, user or key, in memory or Redis.
-    rate_limit => RateLimitRouterExt;
-    /// IP allow and block lists (CIDR), behind trusted proxies only.
-    ip_filter => IpFilterRouterExt;
-    /// Request ids: accepted or generated, echoed, and in every log line.
-    request_id => RequestIdRouterExt;
-    /// One `tracing` event per request, secrets redacted.
-    access_log => AccessLogRouterExt;
-    /// `ETag` and `304 Not Modified`.
-    etag => EtagRouterExt;
-    /// CSRF checks for cookie-authenticated unsafe requests.
-    csrf => CsrfRouterExt;
+    /// Security headers presets, `CspBuilder`, per-request CSP nonces and
+    /// `SecurityHeadersRouterExt`.
+    security_headers;
+    /// CORS (origin allowlists, methods, credentials, preflight) and `CorsRouterExt`.
+    cors;
+    /// Rate limits per IP, user or key, in memory or Redis, and `RateLimitRouterExt`.
+    rate_limit;
+    /// IP allow and block lists (CIDR), behind trusted proxies only, and
+    /// `IpFilterRouterExt`.
+    ip_filter;
+    /// Request ids (accepted or generated, echoed, in every log line) and
+    /// `RequestIdRouterExt`.
+    request_id;
+    /// One `tracing` event per request, secrets redacted, and `AccessLogRouterExt`.
+    access_log;
+    /// `ETag`, `304 Not Modified` and `EtagRouterExt`.
+    etag;
+    /// CSRF checks for cookie-authenticated unsafe requests and `CsrfRouterExt`.
+    csrf;
 }
 
 /// Authentication and permissions: `models::{User, Group, Permission, ApiKey}`,
