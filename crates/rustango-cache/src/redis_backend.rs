@@ -122,7 +122,8 @@ impl RedisCache {
     ///
     /// Fails with [`CacheError::InvalidUrl`] for a malformed URL, and with
     /// [`CacheError::Connection`] if the server cannot be reached or refuses the
-    /// handshake. The first connection is tried once, with a
+    /// handshake (a wrong or missing password included). The first connection is
+    /// tried once, with a
     /// [`STARTUP_TIMEOUT`](Self::STARTUP_TIMEOUT): a wrong host, port or password
     /// fails at once instead of after the manager's back-off, which is meant for a
     /// server that went away after it was reached. Later reconnections retry as
@@ -133,9 +134,14 @@ impl RedisCache {
             .set_connection_timeout(Some(Self::STARTUP_TIMEOUT))
             .set_response_timeout(Some(Self::STARTUP_TIMEOUT));
         // The probe's connection is dropped: the manager makes its own (one more
-        // handshake at startup, and no retries hidden behind a wrong URL).
-        client
+        // handshake at startup, and no retries hidden behind a wrong URL). The PING
+        // finds a missing password, which the connection itself does not ask about.
+        let mut probe = client
             .get_multiplexed_async_connection_with_config(&probe)
+            .await
+            .map_err(connect_error)?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut probe)
             .await
             .map_err(connect_error)?;
         Self::connect(client, ConnectionManagerConfig::new()).await

@@ -75,10 +75,9 @@ impl Sources {
     /// Adds the relevant variables of `<dir>/.env` that are not set already.
     fn add_dotenv(&mut self) -> Result<(), ConfigError> {
         let path = self.dir.join(crate::dotenv::DOTENV_FILE);
-        for (name, value) in crate::dotenv::read(&path)?.unwrap_or_default() {
-            if is_relevant(&name) {
-                self.vars.entry(name).or_insert(value);
-            }
+        let env = |name: &str| std::env::var(name).ok();
+        for (name, value) in crate::dotenv::read(&path, &is_relevant, &env)?.unwrap_or_default() {
+            self.vars.entry(name).or_insert(value);
         }
         Ok(())
     }

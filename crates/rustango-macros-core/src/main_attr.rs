@@ -70,7 +70,9 @@ fn returns_result(output: &syn::ReturnType) -> bool {
 fn convert_awaited_tail(body: &mut syn::Block) {
     if let Some(syn::Stmt::Expr(tail @ syn::Expr::Await(_), None)) = body.stmts.last_mut() {
         let awaited = tail.clone();
-        *tail = syn::parse_quote_spanned! {proc_macro2::Span::mixed_site()=>
+        // Spanned at the tail: a conversion that does not type-check points there.
+        let span = syn::spanned::Spanned::span(&awaited);
+        *tail = syn::parse_quote_spanned! {span=>
             ::core::result::Result::map_err(#awaited, ::core::convert::Into::into)
         };
     }

@@ -30,6 +30,12 @@ pub fn embed_migrations(input: TokenStream) -> TokenStream {
 /// Runs `async fn main` on a multi-threaded tokio runtime, with rustango's logging
 /// installed first (`RUSTANGO_LOG`, `RUSTANGO_LOG_FORMAT`). Needs the `server` feature
 /// of `rustango`.
+///
+/// When `main` returns a `Result` and its body ends with an awaited call
+/// (`….serve("0.0.0.0:8080").await`), that call's error is converted into `main`'s
+/// with `Into`, as `?` would. The tail's own error type must then be known without
+/// looking at `main`'s: for `async { …; Ok(()) }.await`, write
+/// `Ok::<(), MyError>(())` or end with `?; Ok(())`.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     let original: proc_macro2::TokenStream = item.clone().into();

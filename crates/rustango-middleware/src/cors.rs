@@ -82,52 +82,27 @@ pub enum CorsError {
     CredentialsWithAnyOrigin,
 }
 
-/// A method for [`CorsLayer::allow_methods`]: a [`Method`] or its name.
-pub trait CorsMethod {
-    /// The method, or [`CorsError::InvalidMethod`].
-    fn into_method(self) -> Result<Method, CorsError>;
-}
-
-impl CorsMethod for Method {
-    fn into_method(self) -> Result<Method, CorsError> {
-        Ok(self)
+/// The method named `name`: the Fetch standard's "normalize a method" first (`delete`,
+/// `get`, `head`, `options`, `post` and `put` in any case are upper-cased; any other
+/// name is case-sensitive).
+fn method_named(name: &str) -> Result<Method, CorsError> {
+    const NORMALIZED: [Method; 6] = [
+        Method::DELETE,
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::POST,
+        Method::PUT,
+    ];
+    if let Some(method) = NORMALIZED
+        .iter()
+        .find(|m| m.as_str().eq_ignore_ascii_case(name))
+    {
+        return Ok(method.clone());
     }
-}
-
-impl CorsMethod for &Method {
-    fn into_method(self) -> Result<Method, CorsError> {
-        Ok(self.clone())
-    }
-}
-
-impl CorsMethod for &str {
-    fn into_method(self) -> Result<Method, CorsError> {
-        // The Fetch standard's "normalize a method": these six are compared
-        // case-insensitively; any other name is case-sensitive.
-        const NORMALIZED: [Method; 6] = [
-            Method::DELETE,
-            Method::GET,
-            Method::HEAD,
-            Method::OPTIONS,
-            Method::POST,
-            Method::PUT,
-        ];
-        if let Some(method) = NORMALIZED
-            .iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(self))
-        {
-            return Ok(method.clone());
-        }
-        Method::from_bytes(self.as_bytes()).map_err(|_| CorsError::InvalidMethod {
-            method: self.to_owned(),
-        })
-    }
-}
-
-impl CorsMethod for String {
-    fn into_method(self) -> Result<Method, CorsError> {
-        self.as_str().into_method()
-    }
+    Method::from_bytes(name.as_bytes()).map_err(|_| CorsError::InvalidMethod {
+        method: name.to_owned(),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -199,13 +174,16 @@ impl CorsLayer {
     ///
     /// When an origin is not a valid header value (at configuration time, never
     /// while serving); [`try_allow_origins`](Self::try_allow_origins) returns the error.
+    #[track_caller]
     pub fn allow_origins<I, O>(self, origins: I) -> Self
     where
         I: IntoIterator<Item = O>,
         O: AsRef<str>,
     {
-        self.try_allow_origins(origins)
-            .unwrap_or_else(|e| panic!("{e}"))
+        match self.try_allow_origins(origins) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// Allows exactly these origins, or says which one is not a valid header value (or
@@ -238,9 +216,12 @@ impl CorsLayer {
     /// # Panics
     ///
     /// When credentials are allowed; see [`validate`](Self::validate).
+    #[track_caller]
     pub fn allow_any_origin(mut self) -> Self {
         self.origins = Origins::Any;
-        self.validate().unwrap_or_else(|e| panic!("{e}"));
+        if let Err(e) = self.validate() {
+            panic!("{e}");
+        }
         self
     }
 
@@ -252,13 +233,16 @@ impl CorsLayer {
     ///
     /// When a name is not a valid method (at configuration time, never while
     /// serving); [`try_allow_methods`](Self::try_allow_methods) returns the error.
+    #[track_caller]
     pub fn allow_methods<I, M>(self, methods: I) -> Self
     where
         I: IntoIterator<Item = M>,
-        M: CorsMethod,
+        M: AsRef<str>,
     {
-        self.try_allow_methods(methods)
-            .unwrap_or_else(|e| panic!("{e}"))
+        match self.try_allow_methods(methods) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// Like [`allow_methods`](Self::allow_methods), or says which name is not a
@@ -266,11 +250,11 @@ impl CorsLayer {
     pub fn try_allow_methods<I, M>(mut self, methods: I) -> Result<Self, CorsError>
     where
         I: IntoIterator<Item = M>,
-        M: CorsMethod,
+        M: AsRef<str>,
     {
         let list = methods
             .into_iter()
-            .map(CorsMethod::into_method)
+            .map(|m| method_named(m.as_ref()))
             .collect::<Result<_, _>>()?;
         self.methods = Allow::List(list);
         Ok(self)
@@ -301,9 +285,12 @@ impl CorsLayer {
     ///
     /// When `true` and any origin is allowed;
     /// [`try_allow_credentials`](Self::try_allow_credentials) returns the error.
+    #[track_caller]
     pub fn allow_credentials(self, allow: bool) -> Self {
-        self.try_allow_credentials(allow)
-            .unwrap_or_else(|e| panic!("{e}"))
+        match self.try_allow_credentials(allow) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// Whether credentials may be sent, or [`CorsError::CredentialsWithAnyOrigin`].

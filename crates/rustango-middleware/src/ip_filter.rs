@@ -56,7 +56,10 @@ use http::{Request, StatusCode};
 use rustango_http::Problem;
 use tower::{Layer, Service};
 
-use crate::real_ip::{self, Cidr, CidrError, TrustedProxies};
+use crate::real_ip::{self, Cidr};
+/// The error of [`IpFilterLayer::allow`] and [`IpFilterLayer::block`], and the proxy
+/// list of [`IpFilterLayer::trusted_proxies`], here too for `rustango::ip_filter` users.
+pub use crate::real_ip::{CidrError, TrustedProxies};
 
 /// Whether the list admits or refuses the addresses it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -195,4 +195,9 @@ fn an_invalid_method_name_is_a_typed_error() {
         }
     );
     assert!(CorsLayer::new().try_allow_methods([Method::GET]).is_ok());
+    // Names from configuration, borrowed.
+    let configured: Vec<String> = vec!["GET".into(), "patch".into()];
+    assert!(CorsLayer::new().try_allow_methods(&configured).is_ok());
+    let names: &[&str] = &["GET"];
+    assert!(CorsLayer::new().try_allow_methods(names).is_ok());
 }

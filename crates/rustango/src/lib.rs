@@ -141,9 +141,9 @@ pub mod middleware {
 /// `XxxRouterExt` chaining trait (`use rustango::cors::{CorsLayer, CorsRouterExt}`).
 /// `use rustango::middleware::prelude::*` imports every chaining trait at once.
 macro_rules! layer_modules {
-    ($($(#[$doc:meta])* $module:ident;)*) => {$(
+    ($($(#[$doc:meta])* $module:ident if $feature:literal;)*) => {$(
         $(#[$doc])*
-        #[cfg(feature = "middleware")]
+        #[cfg(feature = $feature)]
         pub mod $module {
             pub use rustango_middleware::$module::*;
         }
@@ -153,23 +153,23 @@ macro_rules! layer_modules {
 layer_modules! {
     /// Security headers presets, `CspBuilder`, per-request CSP nonces and
     /// `SecurityHeadersRouterExt`.
-    security_headers;
+    security_headers if "middleware";
     /// CORS (origin allowlists, methods, credentials, preflight) and `CorsRouterExt`.
-    cors;
+    cors if "middleware";
     /// Rate limits per IP, user or key, in memory or Redis, and `RateLimitRouterExt`.
-    rate_limit;
+    rate_limit if "middleware";
     /// IP allow and block lists (CIDR), behind trusted proxies only, and
     /// `IpFilterRouterExt`.
-    ip_filter;
+    ip_filter if "middleware";
     /// Request ids (accepted or generated, echoed, in every log line) and
     /// `RequestIdRouterExt`.
-    request_id;
+    request_id if "middleware";
     /// One `tracing` event per request, secrets redacted, and `AccessLogRouterExt`.
-    access_log;
+    access_log if "middleware";
     /// `ETag`, `304 Not Modified` and `EtagRouterExt`.
-    etag;
+    etag if "middleware";
     /// CSRF checks for cookie-authenticated unsafe requests and `CsrfRouterExt`.
-    csrf;
+    csrf if "csrf";
 }
 
 /// Authentication and permissions: `models::{User, Group, Permission, ApiKey}`,

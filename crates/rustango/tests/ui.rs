@@ -11,5 +11,6 @@ fn derive_model_ui() {
     // `#[rustango::main]`.
     t.pass("tests/ui/pass_main.rs");
     t.pass("tests/ui/pass_main_tail.rs");
+    t.pass("tests/ui/pass_main_io_result.rs");
     t.compile_fail("tests/ui/main_not_async.rs");
 }

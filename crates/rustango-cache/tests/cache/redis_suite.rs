@@ -242,3 +242,72 @@ async fn redis_new_gives_up_on_an_unreachable_server_after_one_attempt() {
     assert!(matches!(err, CacheError::Connection { .. }), "{err:?}");
     assert!(err.to_string().contains("Redis"), "{err}");
 }
+
+/// A `redis-server` of this test's own, asking for a password, stopped on drop.
+struct PasswordRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PasswordRedis {
+    const PASSWORD: &'static str = "test-only-password";
+
+    fn start() -> PasswordRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--requirepass",
+                Self::PASSWORD,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be on the PATH for the Redis suite");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server on port {port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PasswordRedis { child, port }
+    }
+}
+
+impl Drop for PasswordRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_new_refuses_a_missing_or_wrong_password_at_once() {
+    let server = PasswordRedis::start();
+    let port = server.port;
+    for url in [
+        format!("redis://127.0.0.1:{port}/"),
+        format!("redis://:not-the-password@127.0.0.1:{port}/"),
+    ] {
+        let err = RedisCache::new(&url).await.err().unwrap_or_else(|| {
+            panic!("connected to a password-protected Redis without its password")
+        });
+        assert!(matches!(err, CacheError::Connection { .. }), "{err:?}");
+        assert!(!format!("{err:?}").contains("not-the-password"), "{err:?}");
+    }
+    let url = format!("redis://:{}@127.0.0.1:{port}/", PasswordRedis::PASSWORD);
+    let cache = RedisCache::new(&url).await.expect("the right password");
+    let key = format!("rustango-test:{}", uuid::Uuid::new_v4().simple());
+    assert_eq!(
+        cache.incr(&key, 2, Duration::from_secs(60)).await.unwrap(),
+        2
+    );
+}
