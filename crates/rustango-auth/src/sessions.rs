@@ -197,14 +197,7 @@ where
 /// The key a session is stored under outside this process: the SHA-256 of the cookie
 /// value, in lowercase hex (64 characters).
 fn hashed_id(id: &Id) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(id.to_string().as_bytes());
-    let mut out = String::with_capacity(digest.len() * 2);
-    for byte in digest.iter() {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    out
+    rustango_crypto::hex_encode(&Sha256::digest(id.to_string().as_bytes()))
 }
 
 /// How long `expiry` is ahead of now; `None` once it has passed.

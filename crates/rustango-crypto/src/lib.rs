@@ -48,6 +48,22 @@ pub mod totp;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+/// `bytes` as lowercase hex (digests kept as text: API key hashes, webhook signatures,
+/// idempotency fingerprints, session and rate-limit keys).
+///
+/// ```
+/// assert_eq!(rustango_crypto::hex_encode(&[0x00, 0x7f, 0xff]), "007fff");
+/// ```
+pub fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 /// Compares two byte strings in constant time (for equal lengths).
 ///
 /// The lengths are not secret: strings of different lengths compare unequal at once.

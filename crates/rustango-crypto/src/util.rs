@@ -39,18 +39,7 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 #[cfg(any(feature = "api_keys", feature = "webhook"))]
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// Lowercase hex.
-#[cfg(any(feature = "api_keys", feature = "webhook"))]
-pub(crate) fn hex_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
+pub(crate) use crate::hex_encode;
 
 /// Decodes exactly `2 * N` hex digits (either case) into `N` bytes.
 #[cfg(any(feature = "api_keys", feature = "webhook"))]

@@ -7,7 +7,9 @@
 //!   `application/x-www-form-urlencoded` names and values (query strings, form
 //!   bodies), as a form extractor reads them;
 //! - [`decode_strict`]: `None` for a malformed escape, where a request that has one
-//!   cannot mean anything (a static file's path).
+//!   cannot mean anything (a static file's path);
+//!
+//! and [`encode_form`], the encoding browsers use for forms.
 //!
 //! None of them checks UTF-8: callers that need text choose between
 //! `String::from_utf8` (refuse) and `String::from_utf8_lossy` (replace).
@@ -50,6 +52,25 @@ pub fn decode_form(input: &[u8]) -> Vec<u8> {
 /// `+` is left alone.
 pub fn decode_strict(input: &[u8]) -> Option<Vec<u8>> {
     decode_with(input, false, true)
+}
+
+/// Appends `s` form-encoded (`application/x-www-form-urlencoded`, as browsers send
+/// it): bytes outside `A-Z a-z 0-9 * - . _` become `%XX`, spaces `+`.
+pub fn encode_form(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            }
+        }
+    }
 }
 
 /// Splits a query string or form body (`a=1&b=%20x+y`) into decoded pairs, in order:
@@ -127,6 +148,14 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
         assert!(parse_form("").is_empty());
+    }
+
+    #[test]
+    fn form_encoding_round_trips() {
+        let mut out = String::new();
+        encode_form("a b&c=d/é*~", &mut out);
+        assert_eq!(out, "a+b%26c%3Dd%2F%C3%A9*%7E");
+        assert_eq!(decode_form(out.as_bytes()), "a b&c=d/é*~".as_bytes());
     }
 
     #[test]

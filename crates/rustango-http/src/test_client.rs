@@ -552,9 +552,9 @@ fn encode_form<T: Serialize + ?Sized>(value: &T) -> String {
         if !out.is_empty() {
             out.push('&');
         }
-        percent_encode(key, &mut out);
+        crate::percent::encode_form(key, &mut out);
         out.push('=');
-        percent_encode(&text, &mut out);
+        crate::percent::encode_form(&text, &mut out);
     };
     match value {
         serde_json::Value::Object(map) => {
@@ -581,23 +581,6 @@ fn encode_form<T: Serialize + ?Sized>(value: &T) -> String {
         other => panic!("a form must be a struct, a map or a sequence of pairs, not {other}"),
     }
     out
-}
-
-fn percent_encode(s: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(b as char);
-            }
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

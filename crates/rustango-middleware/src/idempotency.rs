@@ -122,7 +122,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -587,7 +586,7 @@ async fn claim(config: &Config, key: &str, fingerprint: &str) -> Claimed {
 }
 
 fn unavailable(err: &rustango_cache::CacheError) -> Claimed {
-    if warn_now() {
+    if STORE_FAILED.admit() {
         tracing::warn!(
             error = %err,
             "idempotency store unavailable; handling requests without idempotency"
@@ -596,22 +595,8 @@ fn unavailable(err: &rustango_cache::CacheError) -> Claimed {
     Claimed::Unavailable
 }
 
-/// Whether a store failure should be logged now: once per 10 seconds, so an outage or
-/// a full store under a key spray is a line every few seconds, not one per request.
-fn warn_now() -> bool {
-    static LAST: AtomicU64 = AtomicU64::new(u64::MAX);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    first_in_period(&LAST, now)
-}
-
-/// Whether `now_secs` is the first call in its 10-second period, `last` holding the
-/// period of the previous call.
-fn first_in_period(last: &AtomicU64, now_secs: u64) -> bool {
-    let period = now_secs / 10;
-    last.swap(period, Ordering::Relaxed) != period
-}
+/// Store failures are logged once per 10 seconds, not once per request.
+static STORE_FAILED: crate::log_throttle::LogThrottle = crate::log_throttle::LogThrottle::new();
 
 async fn run_and_store<S, B>(
     config: &Config,
@@ -652,7 +637,7 @@ where
             // The record replaced the claim token: nothing to release.
             Ok(()) => pending.disarm(),
             Err(err) => {
-                if warn_now() {
+                if STORE_FAILED.admit() {
                     tracing::warn!(
                         error = %err,
                         "cannot store idempotent responses; keys released"
@@ -808,7 +793,7 @@ fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> String {
         hasher.update((field.len() as u64).to_be_bytes());
         hasher.update(field);
     }
-    crate::hex::hex(&hasher.finalize())
+    rustango_crypto::hex_encode(&hasher.finalize())
 }
 
 crate::router_ext! {
@@ -819,18 +804,6 @@ crate::router_ext! {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn store_failures_are_logged_once_per_ten_seconds() {
-        let last = AtomicU64::new(u64::MAX);
-        assert!(first_in_period(&last, 1_000));
-        assert!(!first_in_period(&last, 1_000));
-        assert!(!first_in_period(&last, 1_009));
-        assert!(first_in_period(&last, 1_010));
-        assert!(!first_in_period(&last, 1_019));
-        // A clock that steps back is a new period too: a line, not silence.
-        assert!(first_in_period(&last, 995));
-    }
 
     #[test]
     fn fingerprint_separates_fields() {

@@ -50,12 +50,12 @@ pub mod csrf;
 pub mod etag;
 #[cfg(any(feature = "csrf", feature = "method-override"))]
 mod form;
-#[cfg(any(feature = "idempotency", feature = "rate-limit"))]
-mod hex;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
 #[cfg(feature = "ip-filter")]
 pub mod ip_filter;
+#[cfg(any(feature = "idempotency", feature = "rate-limit"))]
+mod log_throttle;
 #[cfg(feature = "maintenance")]
 pub mod maintenance;
 #[cfg(feature = "method-override")]

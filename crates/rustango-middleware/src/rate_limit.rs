@@ -26,7 +26,7 @@
 //! problem with `Retry-After: <t>` and never reaches the inner service.
 //!
 //! If the store fails (Redis down), requests are let through with a `tracing`
-//! warning and only the `RateLimit-Policy` header (*fail open*: a broken limiter does
+//! warning (at most one per 10 seconds) and only the `RateLimit-Policy` header (*fail open*: a broken limiter does
 //! not take the site down). [`fail_closed`](RateLimitLayer::fail_closed) refuses them
 //! with a 503 problem instead.
 //!
@@ -76,6 +76,9 @@ use tower::{Layer, Service};
 
 use crate::future::{DecidedFuture, Finish};
 use crate::real_ip::{self, TrustedProxies};
+
+/// Store failures are logged once per 10 seconds, not once per request.
+static STORE_FAILED: crate::log_throttle::LogThrottle = crate::log_throttle::LogThrottle::new();
 
 /// The `RateLimit-Policy` header name (IETF draft).
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -417,20 +420,24 @@ where
                     Ok(response)
                 }
                 Err(err) if layer.fail_closed => {
-                    tracing::error!(
-                        error = &err as &dyn std::error::Error,
-                        "rate-limit store failed; refusing the request (fail closed)"
-                    );
+                    if STORE_FAILED.admit() {
+                        tracing::error!(
+                            error = &err as &dyn std::error::Error,
+                            "rate-limit store failed; refusing requests (fail closed)"
+                        );
+                    }
                     Ok(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                         .with_detail("The service is temporarily unavailable.")
                         .with_header(RETRY_AFTER, HeaderValue::from(1u64))
                         .into_response())
                 }
                 Err(err) => {
-                    tracing::warn!(
-                        error = &err as &dyn std::error::Error,
-                        "rate-limit store failed; letting the request through (fail open)"
-                    );
+                    if STORE_FAILED.admit() {
+                        tracing::warn!(
+                            error = &err as &dyn std::error::Error,
+                            "rate-limit store failed; letting requests through (fail open)"
+                        );
+                    }
                     let mut response = inner.call(req).await?;
                     response
                         .headers_mut()
@@ -672,7 +679,7 @@ impl LocalCounters {
 /// The SHA-256 of `bytes` in lower-case hex.
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    crate::hex::hex(&sha2::Sha256::digest(bytes))
+    rustango_crypto::hex_encode(&sha2::Sha256::digest(bytes))
 }
 
 /// The response future of the rate limiter.

@@ -230,7 +230,7 @@ impl CallbackParams {
     /// ```
     #[must_use]
     pub fn from_query(query: &str) -> Self {
-        let pairs = form::decode(query);
+        let pairs = rustango_http::percent::parse_form(query);
         let get = |name: &str| form::get(&pairs, name).map(str::to_owned);
         CallbackParams {
             code: get("code"),
@@ -715,9 +715,9 @@ impl OidcClient {
             TokenEndpointAuth::ClientSecretBasic => {
                 // RFC 6749 §2.3.1: each part form-encoded before base64.
                 let mut credentials = String::new();
-                form::encode_component(&config.client_id, &mut credentials);
+                rustango_http::percent::encode_form(&config.client_id, &mut credentials);
                 credentials.push(':');
-                form::encode_component(secret, &mut credentials);
+                rustango_http::percent::encode_form(secret, &mut credentials);
                 let mut value = reqwest::header::HeaderValue::try_from(format!(
                     "Basic {}",
                     STANDARD.encode(credentials)
@@ -896,7 +896,7 @@ mod tests {
         assert_eq!(state.next, None, "unsafe next dropped");
         let (base, query) = url.split_once("?tenant=1&").unwrap();
         assert_eq!(base, "https://id.example/auth");
-        let pairs = form::decode(query);
+        let pairs = rustango_http::percent::parse_form(query);
         let get = |k: &str| form::get(&pairs, k).unwrap();
         assert_eq!(get("response_type"), "code");
         assert_eq!(get("client_id"), "app");

@@ -243,7 +243,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 }
 
 async fn login(State(routes): State<Arc<OidcRoutes>>, uri: Uri) -> Response {
-    let pairs = form::decode(uri.query().unwrap_or(""));
+    let pairs = rustango_http::percent::parse_form(uri.query().unwrap_or(""));
     let next = form::get(&pairs, "next");
     let (url, state) = match routes.client.begin_login(next) {
         Ok(started) => started,
